@@ -1,0 +1,37 @@
+package mongo
+
+import (
+	"context"
+	"fmt"
+
+	"go.mongodb.org/mongo-driver/mongo"
+)
+
+// Migrate creates the collections and indexes every store needs. It is idempotent: run it at
+// every start of `caas run` and after every deploy (the Migrate function).
+func (c *Client) Migrate(ctx context.Context) error {
+	steps := []struct {
+		name string
+		run  func(context.Context) error
+	}{
+		{"identity", c.migrateIdentity},
+		{"chat", c.migrateChat},
+	}
+	for _, s := range steps {
+		if err := s.run(ctx); err != nil {
+			return fmt.Errorf("migrate %s: %w", s.name, err)
+		}
+	}
+	return nil
+}
+
+// ensureIndexes creates the given indexes on coll; an index that exists already is left alone.
+func ensureIndexes(ctx context.Context, coll *mongo.Collection, models ...mongo.IndexModel) error {
+	if len(models) == 0 {
+		return nil
+	}
+	if _, err := coll.Indexes().CreateMany(ctx, models); err != nil {
+		return fmt.Errorf("indexes on %s: %w", coll.Name(), err)
+	}
+	return nil
+}
