@@ -1,0 +1,250 @@
+package runtime
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+
+	"caas.dev/shared/runtime/lambdaapi"
+	"caas.dev/shared/runtime/template"
+)
+
+// stack is everything a run or an invoke holds: backends, the template and the function host.
+type stack struct {
+	cfg      Config
+	backends Backends
+	closer   io.Closer
+	tmpl     *template.Template
+	host     *lambdaapi.Host
+}
+
+// Close stops the function processes, then the backends.
+func (s *stack) Close() error {
+	var errs []error
+	if s.host != nil {
+		errs = append(errs, s.host.Close())
+	}
+	if s.closer != nil {
+		if err := s.closer.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("close backends: %w", err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func setup(ctx context.Context, cfg Config) (_ *stack, err error) {
+	s := &stack{cfg: cfg}
+	defer func() {
+		if err != nil {
+			_ = s.Close()
+		}
+	}()
+	if err := os.MkdirAll(cfg.StateDir, 0o700); err != nil {
+		return nil, fmt.Errorf("create state directory: %w", err)
+	}
+	envVars, err := readEnvVars(cfg.EnvVarsFile)
+	if err != nil {
+		return nil, err
+	}
+	// The functions are built before any backend starts, so a build error shows at once.
+	names, err := template.Load(cfg.Template, nil)
+	if err != nil {
+		return nil, err
+	}
+	bins, err := s.binaries(ctx, names)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.startBackends(ctx); err != nil {
+		return nil, err
+	}
+	adminKey, err := s.adminKey()
+	if err != nil {
+		return nil, err
+	}
+
+	overrides := map[string]string{"AdminKey": adminKey}
+	for k, v := range map[string]string{"MongoUri": s.backends.MongoURI, "RedisUrl": s.backends.RedisURL, "KafkaBrokers": s.backends.KafkaBrokers} {
+		if v != "" {
+			overrides[k] = v
+		}
+	}
+	s.tmpl, err = template.Load(cfg.Template, overrides)
+	if err != nil {
+		return nil, err
+	}
+
+	s.host = lambdaapi.NewHost(cfg.Logger, cfg.FunctionLog)
+	for _, name := range s.tmpl.FunctionNames() {
+		fn := s.tmpl.Functions[name]
+		env := fn.Environment
+		for k, v := range map[string]string{"MONGO_URI": s.backends.MongoURI, "REDIS_URL": s.backends.RedisURL, "KAFKA_BROKERS": s.backends.KafkaBrokers} {
+			if v != "" {
+				env[k] = v
+			}
+		}
+		envVars.apply(name, env)
+		s.host.Add(lambdaapi.FunctionConfig{
+			Name: name, Bootstrap: bins[name], Env: env, Timeout: fn.Timeout,
+			MemoryMB: fn.MemorySize, MaxInstances: fn.ReservedConcurrency,
+		})
+	}
+	return s, nil
+}
+
+// startBackends starts an embedded backend for each address its variable leaves unset.
+func (s *stack) startBackends(ctx context.Context) error {
+	s.backends = Backends{
+		MongoURI:     s.cfg.Getenv("MONGO_URI"),
+		RedisURL:     s.cfg.Getenv("REDIS_URL"),
+		KafkaBrokers: s.cfg.Getenv("KAFKA_BROKERS"),
+	}
+	need := BackendNeeds{Mongo: s.backends.MongoURI == "", Redis: s.backends.RedisURL == "", Kafka: s.backends.KafkaBrokers == ""}
+	if s.cfg.StartBackends == nil || !(need.Mongo || need.Redis || need.Kafka) {
+		return nil
+	}
+	got, closer, err := s.cfg.StartBackends(ctx, filepath.Join(s.cfg.StateDir, "data"), need, s.cfg.Logger)
+	if err != nil {
+		return fmt.Errorf("start embedded backends: %w", err)
+	}
+	s.closer = closer
+	if need.Mongo {
+		s.backends.MongoURI = got.MongoURI
+	}
+	if need.Redis {
+		s.backends.RedisURL = got.RedisURL
+	}
+	if need.Kafka {
+		s.backends.KafkaBrokers = got.KafkaBrokers
+	}
+	return nil
+}
+
+// adminKey returns CAAS_ADMIN_KEY, else the stored key, else a new key it stores and shows once
+// on the terminal. The key never reaches the logs.
+func (s *stack) adminKey() (string, error) {
+	if k := s.cfg.Getenv("CAAS_ADMIN_KEY"); k != "" {
+		return k, nil
+	}
+	path := filepath.Join(s.cfg.StateDir, "admin-key")
+	if b, err := os.ReadFile(path); err == nil {
+		if k := strings.TrimSpace(string(b)); k != "" {
+			return k, nil
+		}
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return "", fmt.Errorf("read admin key: %w", err)
+	}
+	raw := make([]byte, 32)
+	if _, err := rand.Read(raw); err != nil {
+		return "", fmt.Errorf("generate admin key: %w", err)
+	}
+	key := base64.RawURLEncoding.EncodeToString(raw)
+	if err := os.WriteFile(path, []byte(key+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("store admin key: %w", err)
+	}
+	fmt.Fprintf(s.cfg.Stdout, "admin key: %s (stored in %s)\n", key, path)
+	return key, nil
+}
+
+// binaries returns each function's bootstrap path: freshly built into the state directory, or
+// taken from BinDir with NoBuild.
+func (s *stack) binaries(ctx context.Context, tmpl *template.Template) (map[string]string, error) {
+	root := filepath.Dir(s.cfg.Template)
+	dir := s.cfg.BinDir
+	if !s.cfg.NoBuild {
+		dir = filepath.Join(s.cfg.StateDir, "build")
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return nil, fmt.Errorf("create build directory: %w", err)
+		}
+		args := []string{"build", "-tags", "lambda.norpc", "-o", dir + string(filepath.Separator)}
+		for _, name := range tmpl.FunctionNames() {
+			pkg := "./functions/" + template.KebabCase(name)
+			if _, err := os.Stat(filepath.Join(root, pkg)); err != nil {
+				return nil, fmt.Errorf("function %s: its package %s: %w", name, pkg, err)
+			}
+			args = append(args, pkg)
+		}
+		cmd := exec.CommandContext(ctx, "go", args...)
+		cmd.Dir = root
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		cmd.Stdout, cmd.Stderr = s.cfg.FunctionLog, s.cfg.FunctionLog
+		s.cfg.Logger.Info("building functions", "count", len(args)-5, "dir", dir)
+		if err := cmd.Run(); err != nil {
+			return nil, fmt.Errorf("build functions: %w", err)
+		}
+	} else if !filepath.IsAbs(dir) {
+		dir = filepath.Join(root, dir)
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, fmt.Errorf("function binaries: %w", err)
+	}
+	bins := map[string]string{}
+	for _, name := range tmpl.FunctionNames() {
+		p := filepath.Join(abs, template.KebabCase(name))
+		if _, err := os.Stat(p); err != nil {
+			return nil, fmt.Errorf("function %s: bootstrap: %w (run make build, or drop --no-build)", name, err)
+		}
+		bins[name] = p
+	}
+	return bins, nil
+}
+
+// envVars is an override file as `sam local --env-vars` reads it: "Parameters" applies to every
+// function, a function's logical id to that function alone. As in SAM, only variables the
+// template declares are overridden.
+type envVars struct {
+	Parameters map[string]string
+	Functions  map[string]map[string]string
+}
+
+func readEnvVars(path string) (envVars, error) {
+	var ev envVars
+	if path == "" {
+		return ev, nil
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return ev, fmt.Errorf("read env vars: %w", err)
+	}
+	var raw map[string]map[string]any
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return ev, fmt.Errorf("env vars %s: want {\"Parameters\": {...}, \"FunctionName\": {...}}: %w", path, err)
+	}
+	ev.Functions = map[string]map[string]string{}
+	for k, m := range raw {
+		vars := map[string]string{}
+		for name, v := range m {
+			if s, ok := v.(string); ok {
+				vars[name] = s
+			} else {
+				vars[name] = strings.Trim(fmt.Sprint(v), "\"")
+			}
+		}
+		if k == "Parameters" {
+			ev.Parameters = vars
+		} else {
+			ev.Functions[k] = vars
+		}
+	}
+	return ev, nil
+}
+
+func (ev envVars) apply(function string, env map[string]string) {
+	for _, src := range []map[string]string{ev.Parameters, ev.Functions[function]} {
+		for k, v := range src {
+			if _, declared := env[k]; declared {
+				env[k] = v
+			}
+		}
+	}
+}

@@ -1,0 +1,26 @@
+// Command authorizer is a test Lambda REQUEST authorizer (simple responses): it allows the
+// bearer token "good" and fails on the token "boom".
+package main
+
+import (
+	"context"
+	"errors"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-lambda-go/lambda"
+)
+
+func main() {
+	lambda.Start(func(ctx context.Context, ev events.APIGatewayV2CustomAuthorizerV2Request) (events.APIGatewayV2CustomAuthorizerSimpleResponse, error) {
+		switch ev.Headers["authorization"] {
+		case "Bearer good":
+			return events.APIGatewayV2CustomAuthorizerSimpleResponse{
+				IsAuthorized: true,
+				Context:      map[string]any{"tenant_id": "ten_1", "user_id": "usr_1", "route_arn": ev.RouteArn},
+			}, nil
+		case "Bearer boom":
+			return events.APIGatewayV2CustomAuthorizerSimpleResponse{}, errors.New("authorizer broke")
+		}
+		return events.APIGatewayV2CustomAuthorizerSimpleResponse{IsAuthorized: false}, nil
+	})
+}
