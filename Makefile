@@ -90,3 +90,5 @@ build-Ready:
 build-DefaultRoute:
 	$(call lambda_build,default-route)
 
+build-PublishPending:
+	$(call lambda_build,publish-pending)

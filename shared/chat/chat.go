@@ -1,0 +1,156 @@
+// Package chat holds the rules of conversations and messages: who may open a conversation with
+// whom, how a message is accepted exactly once and numbered without gaps, how lists are paged,
+// and when a stored message is handed to the event stream. It declares the small interfaces it
+// consumes (Store, Directory, Publisher); package mongo and package kafka implement them.
+package chat
+
+import (
+	"context"
+	"time"
+
+	"caas.dev/shared/fault"
+)
+
+// Conversation types.
+const (
+	TypeGroup  = "group"
+	TypeDirect = "direct"
+)
+
+// Conversation is a group or a direct (two-person) conversation of one tenant.
+type Conversation struct {
+	ID        string
+	TenantID  string
+	Type      string
+	Title     string
+	Members   []string
+	CreatedBy string
+	CreatedAt time.Time
+}
+
+// Message is one message of a conversation. Seq numbers a conversation's messages from 1 with
+// no gaps. Published reports whether the message's event has reached Kafka.
+type Message struct {
+	ID             string
+	TenantID       string
+	ConversationID string
+	SenderID       string
+	ClientMsgID    string
+	Body           string
+	Seq            int64
+	CreatedAt      time.Time
+	Published      bool
+}
+
+// Failures of the chat domain. Their codes are part of the API contract.
+var (
+	// ErrConversationNotFound is returned for an unknown or ill-formed conversation id, another
+	// tenant's conversation, and a conversation the caller is not a member of: a non-member
+	// learns nothing about whether it exists.
+	ErrConversationNotFound = fault.New(fault.NotFound, "conversation_not_found", "the conversation does not exist")
+	// ErrUnknownMembers is returned when a member of a new conversation is not a user of the
+	// caller's tenant.
+	ErrUnknownMembers = fault.New(fault.Invalid, "unknown_members", "some members are not users of this tenant")
+	// ErrIdempotencyConflict is returned when a client_msg_id is reused with a different body.
+	ErrIdempotencyConflict = fault.New(fault.Conflict, "idempotency_conflict",
+		"this client_msg_id was already used for a different message")
+	// ErrInvalidCursor is returned for a cursor this service did not issue.
+	ErrInvalidCursor = fault.New(fault.Invalid, "invalid_cursor", "the cursor is not valid")
+)
+
+// Store keeps conversations, memberships and messages. Every method is scoped to one tenant
+// except Unpublished, the sweeper's platform-wide query. Implementations must hold their
+// guarantees under concurrent callers on a store whose updates are not atomic (FerretDB v1):
+// uniqueness and numbering come from inserts into unique indexes.
+type Store interface {
+	// CreateConversation stores c and a membership for each of c.Members.
+	CreateConversation(ctx context.Context, c Conversation) error
+
+	// OpenDirect returns the direct conversation between the two members of c, storing c when
+	// the pair has none. created is true for exactly one of any number of concurrent callers.
+	// If an earlier call stopped halfway, the existing pair's conversation is completed.
+	OpenDirect(ctx context.Context, c Conversation) (conv Conversation, created bool, err error)
+
+	// MemberConversation returns the conversation when userID is a member of it, and
+	// ErrConversationNotFound otherwise (also for another tenant's conversation).
+	MemberConversation(ctx context.Context, tenantID, conversationID, userID string) (Conversation, error)
+
+	// ListConversations returns up to limit of userID's conversations, newest first (by id),
+	// whose ids sort before beforeID; an empty beforeID starts at the newest.
+	ListConversations(ctx context.Context, tenantID, userID, beforeID string, limit int) ([]Conversation, error)
+
+	// AppendMessage stores m with the next seq of its conversation, unless a message with the
+	// same conversation, sender and client message id exists: then it returns that message
+	// and created=false, or ErrIdempotencyConflict when its body differs. m.ID is used only
+	// when the message is new. created is true for exactly one of any number of concurrent
+	// callers with the same key. The returned message has Seq set.
+	AppendMessage(ctx context.Context, m Message) (stored Message, created bool, err error)
+
+	// ListMessages returns up to limit messages of the conversation in ascending seq order:
+	// with Forward, those with seq > seq; otherwise the newest with seq < seq (no bound when seq
+	// is 0).
+	ListMessages(ctx context.Context, tenantID, conversationID string, q MessageRange) ([]Message, error)
+
+	// MarkPublished records that the messages' events reached Kafka.
+	MarkPublished(ctx context.Context, tenantID string, messageIDs []string) error
+
+	// Unpublished returns up to limit messages of any tenant not yet published and created
+	// before the given time, oldest first.
+	Unpublished(ctx context.Context, createdBefore time.Time, limit int) ([]Message, error)
+}
+
+// MessageRange selects a slice of a conversation's messages for Store.ListMessages.
+type MessageRange struct {
+	Forward bool
+	Seq     int64
+	Limit   int
+}
+
+// Directory answers questions about users.
+type Directory interface {
+	// Missing returns those of userIDs that are not users of the tenant, in the order given.
+	Missing(ctx context.Context, tenantID string, userIDs []string) ([]string, error)
+}
+
+// Publisher hands message events to the event stream.
+type Publisher interface {
+	// PublishMessages writes the events, each keyed by its conversation id so one
+	// conversation's events stay in order. It returns once every event is acknowledged, or an
+	// error when any may not be.
+	PublishMessages(ctx context.Context, events []MessageCreated) error
+}
+
+// EventMessageCreated is the type of the event published for a new message.
+const EventMessageCreated = "message.created"
+
+// MessageCreated is the event published for every stored message. It carries ids and never
+// the body: bodies will travel through Kafka only as ciphertext, once the key service exists,
+// so that plaintext never lands in the event log (and its backups) where erasure cannot reach.
+type MessageCreated struct {
+	Type           string `json:"type"`
+	TenantID       string `json:"tenant_id"`
+	ConversationID string `json:"conversation_id"`
+	MessageID      string `json:"message_id"`
+	Seq            int64  `json:"seq"`
+	SenderID       string `json:"sender_id"`
+	CreatedAt      string `json:"created_at"`
+}
+
+// TimeFormat is how times leave the service: RFC 3339 in UTC with milliseconds.
+const TimeFormat = "2006-01-02T15:04:05.000Z07:00"
+
+// FormatTime formats t with TimeFormat in UTC.
+func FormatTime(t time.Time) string { return t.UTC().Format(TimeFormat) }
+
+// EventFor returns the event announcing m.
+func EventFor(m Message) MessageCreated {
+	return MessageCreated{
+		Type:           EventMessageCreated,
+		TenantID:       m.TenantID,
+		ConversationID: m.ConversationID,
+		MessageID:      m.ID,
+		Seq:            m.Seq,
+		SenderID:       m.SenderID,
+		CreatedAt:      FormatTime(m.CreatedAt),
+	}
+}

@@ -1,0 +1,200 @@
+// Package chattest holds the conformance suite every chat.Store implementation must pass.
+package chattest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"caas.dev/shared/chat"
+	"caas.dev/shared/ids"
+)
+
+// NewStore returns an empty store for one test. It registers its own cleanup.
+type NewStore func(t *testing.T) chat.Store
+
+// RunStoreSuite runs the conformance suite against stores made by newStore.
+func RunStoreSuite(t *testing.T, newStore NewStore) {
+	tests := []struct {
+		name string
+		run  func(t *testing.T, s chat.Store)
+	}{
+		{"ConversationMembership", testConversationMembership},
+		{"ListConversationsPages", testListConversationsPages},
+		{"DirectOpenedOnceUnderRace", testDirectOpenedOnce},
+		{"AppendIdempotentUnderRace", testAppendIdempotent},
+		{"AppendConflictingBody", testAppendConflict},
+		{"SeqWithoutGapsUnderConcurrentSenders", testSeqNoGaps},
+		{"ListMessagesRanges", testListMessagesRanges},
+		{"ServicePagesMessagesBothWays", testServicePages},
+		{"PublishedFlag", testPublishedFlag},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			tt.run(t, newStore(t))
+		})
+	}
+}
+
+var base = time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)
+
+// newID returns an id whose time part is base + n ms, so ids made with rising n sort in order.
+func newID(prefix string, n int) string {
+	return ids.Make(prefix, base.Add(time.Duration(n)*time.Millisecond), nil)
+}
+
+func group(tenantID string, n int, members ...string) chat.Conversation {
+	return chat.Conversation{
+		ID: newID(ids.Conversation, n), TenantID: tenantID, Type: chat.TypeGroup,
+		Title: fmt.Sprintf("group %d", n), Members: members, CreatedBy: members[0], CreatedAt: base,
+	}
+}
+
+func message(c chat.Conversation, sender, clientMsgID, body string) chat.Message {
+	return chat.Message{
+		ID: ids.Random{}.New(ids.Message), TenantID: c.TenantID, ConversationID: c.ID,
+		SenderID: sender, ClientMsgID: clientMsgID, Body: body, CreatedAt: base,
+	}
+}
+
+func mustCreate(t *testing.T, s chat.Store, c chat.Conversation) chat.Conversation {
+	t.Helper()
+	if err := s.CreateConversation(context.Background(), c); err != nil {
+		t.Fatalf("CreateConversation: %v", err)
+	}
+	return c
+}
+
+func mustAppend(t *testing.T, s chat.Store, m chat.Message) chat.Message {
+	t.Helper()
+	got, _, err := s.AppendMessage(context.Background(), m)
+	if err != nil {
+		t.Fatalf("AppendMessage: %v", err)
+	}
+	return got
+}
+
+func testConversationMembership(t *testing.T, s chat.Store) {
+	ctx := context.Background()
+	alice, bob, eve := newID(ids.User, 1), newID(ids.User, 2), newID(ids.User, 3)
+	c := mustCreate(t, s, group("ten_a", 1, alice, bob))
+
+	got, err := s.MemberConversation(ctx, "ten_a", c.ID, bob)
+	if err != nil {
+		t.Fatalf("MemberConversation(member): %v", err)
+	}
+	if got.ID != c.ID || got.Title != c.Title || !slices.Equal(got.Members, c.Members) ||
+		got.CreatedBy != alice || !got.CreatedAt.Equal(c.CreatedAt) || got.Type != chat.TypeGroup {
+		t.Errorf("MemberConversation = %+v, want %+v", got, c)
+	}
+	for _, tc := range []struct{ name, tenant, conv, user string }{
+		{"non-member", "ten_a", c.ID, eve},
+		{"other tenant", "ten_b", c.ID, bob},
+		{"unknown conversation", "ten_a", newID(ids.Conversation, 99), bob},
+	} {
+		if _, err := s.MemberConversation(ctx, tc.tenant, tc.conv, tc.user); !errors.Is(err, chat.ErrConversationNotFound) {
+			t.Errorf("%s: MemberConversation err = %v, want ErrConversationNotFound", tc.name, err)
+		}
+	}
+}
+
+func testListConversationsPages(t *testing.T, s chat.Store) {
+	ctx := context.Background()
+	alice, bob := newID(ids.User, 1), newID(ids.User, 2)
+	var want []string
+	for i := range 23 {
+		c := mustCreate(t, s, group("ten_a", 100+i, alice, bob))
+		want = append(want, c.ID)
+	}
+	// Noise: bob's other conversation and another tenant's with the same user id.
+	mustCreate(t, s, group("ten_a", 200, bob))
+	mustCreate(t, s, group("ten_b", 201, alice))
+	slices.Reverse(want)
+
+	var got []string
+	before := ""
+	for range 10 {
+		page, err := s.ListConversations(ctx, "ten_a", alice, before, 5)
+		if err != nil {
+			t.Fatalf("ListConversations: %v", err)
+		}
+		for _, c := range page {
+			got = append(got, c.ID)
+			if c.TenantID != "ten_a" {
+				t.Fatalf("conversation of tenant %q listed for ten_a", c.TenantID)
+			}
+		}
+		if len(page) < 5 {
+			break
+		}
+		before = page[len(page)-1].ID
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("paged conversations = %v\nwant newest first %v", got, want)
+	}
+}
+
+func testDirectOpenedOnce(t *testing.T, s chat.Store) {
+	ctx := context.Background()
+	alice, bob := newID(ids.User, 1), newID(ids.User, 2)
+	const n = 20
+	type result struct {
+		c       chat.Conversation
+		created bool
+		err     error
+	}
+	results := make([]result, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			members := []string{alice, bob}
+			if i%2 == 1 {
+				members = []string{bob, alice}
+			}
+			c := chat.Conversation{
+				ID: ids.Random{}.New(ids.Conversation), TenantID: "ten_a", Type: chat.TypeDirect,
+				Members: members, CreatedBy: members[0], CreatedAt: base,
+			}
+			results[i].c, results[i].created, results[i].err = s.OpenDirect(ctx, c)
+		})
+	}
+	wg.Wait()
+
+	created := 0
+	for i, r := range results {
+		if r.err != nil {
+			t.Fatalf("OpenDirect %d: %v", i, r.err)
+		}
+		if r.c.ID != results[0].c.ID {
+			t.Errorf("OpenDirect %d returned %s, another returned %s", i, r.c.ID, results[0].c.ID)
+		}
+		if r.created {
+			created++
+		}
+	}
+	if created != 1 {
+		t.Errorf("%d of %d racing opens reported created, want exactly 1", created, n)
+	}
+	for _, u := range []string{alice, bob} {
+		list, err := s.ListConversations(ctx, "ten_a", u, "", 100)
+		if err != nil {
+			t.Fatalf("ListConversations: %v", err)
+		}
+		if len(list) != 1 || list[0].ID != results[0].c.ID {
+			t.Errorf("%s sees %d conversations, want the one direct conversation", u, len(list))
+		}
+	}
+	// Another tenant's pair of the same ids is a different conversation.
+	other, created2, err := s.OpenDirect(ctx, chat.Conversation{
+		ID: ids.Random{}.New(ids.Conversation), TenantID: "ten_b", Type: chat.TypeDirect,
+		Members: []string{alice, bob}, CreatedBy: alice, CreatedAt: base,
+	})
+	if err != nil || !created2 || other.ID == results[0].c.ID {
+		t.Errorf("OpenDirect in another tenant = %s, created %v, err %v; want a new conversation", other.ID, created2, err)
+	}
+}
