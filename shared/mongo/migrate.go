@@ -27,11 +27,12 @@ func (c *Client) Migrate(ctx context.Context) error {
 
 // ensureIndexes creates the given indexes on coll; an index that exists already is left alone.
 func ensureIndexes(ctx context.Context, coll *mongo.Collection, models ...mongo.IndexModel) error {
-	if len(models) == 0 {
-		return nil
-	}
-	if _, err := coll.Indexes().CreateMany(ctx, models); err != nil {
-		return fmt.Errorf("indexes on %s: %w", coll.Name(), err)
+	// One index per command: FerretDB v1 drops the connection when a createIndexes command
+	// naming several indexes finds them existing already, which every Migrate after the first does.
+	for _, m := range models {
+		if _, err := coll.Indexes().CreateOne(ctx, m); err != nil {
+			return fmt.Errorf("indexes on %s: %w", coll.Name(), err)
+		}
 	}
 	return nil
 }

@@ -1,0 +1,64 @@
+// Package apiroutes is the HTTP API's route table as code: every (method, path template) pair
+// template.yaml declares. The $default route uses it to tell an unknown path (404) from a known
+// path called with the wrong method (405, with Allow). A test keeps it equal to the template.
+package apiroutes
+
+import (
+	"slices"
+	"strings"
+)
+
+// Route is one route of the HTTP API. Path segments in braces match any one segment.
+type Route struct {
+	Method string
+	Path   string
+}
+
+// All lists every route of template.yaml except $default.
+var All = []Route{
+	{"POST", "/v1/tenants"},
+	{"POST", "/v1/auth/register"},
+	{"POST", "/v1/auth/login"},
+	{"GET", "/v1/users/me"},
+	{"GET", "/v1/users/{id}"},
+	{"GET", "/v1/users"},
+	{"POST", "/v1/conversations"},
+	{"GET", "/v1/conversations"},
+	{"POST", "/v1/conversations/{id}/messages"},
+	{"GET", "/v1/conversations/{id}/messages"},
+	{"GET", "/health"},
+	{"GET", "/ready"},
+}
+
+// Allowed returns the methods the routes accept for path, sorted; none means the path is
+// unknown. A trailing slash makes a different path, as it does in API Gateway.
+func Allowed(routes []Route, path string) []string {
+	var methods []string
+	for _, r := range routes {
+		if matches(r.Path, path) && !slices.Contains(methods, r.Method) {
+			methods = append(methods, r.Method)
+		}
+	}
+	slices.Sort(methods)
+	return methods
+}
+
+func matches(template, path string) bool {
+	ts := strings.Split(template, "/")
+	ps := strings.Split(path, "/")
+	if len(ts) != len(ps) {
+		return false
+	}
+	for i, t := range ts {
+		if strings.HasPrefix(t, "{") && strings.HasSuffix(t, "}") {
+			if ps[i] == "" {
+				return false
+			}
+			continue
+		}
+		if t != ps[i] {
+			return false
+		}
+	}
+	return true
+}

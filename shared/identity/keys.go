@@ -1,0 +1,171 @@
+package identity
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"caas.dev/shared/clock"
+	"caas.dev/shared/ids"
+)
+
+// Status of a signing key.
+const (
+	KeyActive  = "active"  // signs new tokens (the newest active generation does) and verifies
+	KeyRetired = "retired" // verifies tokens it signed earlier, signs nothing new
+)
+
+// rsaBits is the modulus size of new signing keys.
+const rsaBits = 2048
+
+// SigningKey is an RSA key that signs access tokens. ID is the JWT kid. Generation numbers
+// keys in the order they were made; the store keeps it unique, which is what makes creating
+// the first key safe when two Migrate runs race (FerretDB has no atomic update, so the
+// insert decides).
+type SigningKey struct {
+	ID         string
+	Generation int
+	Private    *rsa.PrivateKey
+	Status     string
+	CreatedAt  time.Time
+}
+
+// PublicKey is the verifying half of a signing key.
+type PublicKey struct {
+	ID         string
+	Generation int
+	Key        *rsa.PublicKey
+	Status     string
+}
+
+// KeyStore keeps signing keys (in the caas_crypto database, apart from platform data).
+type KeyStore interface {
+	// InsertSigningKey stores k. It fails with ErrKeyExists when k.ID or k.Generation is taken.
+	InsertSigningKey(ctx context.Context, k SigningKey) error
+	// ActiveSigningKey returns the active key of the highest generation, or ErrNoActiveKey.
+	ActiveSigningKey(ctx context.Context) (SigningKey, error)
+	// PublicKeys returns the public half of every key that may still verify a token
+	// (active and retired), in no particular order.
+	PublicKeys(ctx context.Context) ([]PublicKey, error)
+}
+
+// EnsureSigningKey makes sure an active signing key exists, creating one when none does.
+// Concurrent callers end with the same single key: the losers of the insert race read the
+// winner's key. Migrate calls it; it is idempotent.
+func EnsureSigningKey(ctx context.Context, store KeyStore, clk clock.Clock, gen ids.Generator) (SigningKey, error) {
+	for range 3 {
+		// One snapshot decides both whether a key is active and which generation comes next:
+		// every caller that saw no active key in a snapshot with the same newest generation
+		// tries the same next generation, and the unique index lets exactly one of them in.
+		all, err := store.PublicKeys(ctx)
+		if err != nil {
+			return SigningKey{}, fmt.Errorf("ensure signing key: %w", err)
+		}
+		next := 1
+		active := false
+		for _, p := range all {
+			next = max(next, p.Generation+1)
+			active = active || p.Status == KeyActive
+		}
+		if active {
+			k, err := store.ActiveSigningKey(ctx)
+			if err != nil {
+				return SigningKey{}, fmt.Errorf("ensure signing key: %w", err)
+			}
+			return k, nil
+		}
+		priv, err := rsa.GenerateKey(rand.Reader, rsaBits)
+		if err != nil {
+			return SigningKey{}, fmt.Errorf("ensure signing key: generate: %w", err)
+		}
+		k := SigningKey{ID: gen.New(ids.Key), Generation: next, Private: priv, Status: KeyActive, CreatedAt: clk.Now()}
+		err = store.InsertSigningKey(ctx, k)
+		if err == nil {
+			return k, nil
+		}
+		if !errors.Is(err, ErrKeyExists) {
+			return SigningKey{}, fmt.Errorf("ensure signing key: %w", err)
+		}
+	}
+	return SigningKey{}, errors.New("ensure signing key: lost the insert race three times")
+}
+
+// ActiveKeyCache loads the active signing key once and keeps it for the life of the process
+// (one Lambda instance), so Login reads the key store only on a cold start.
+type ActiveKeyCache struct {
+	Store KeyStore
+
+	mu  sync.Mutex
+	key *SigningKey
+}
+
+// Get returns the cached active key, loading it on first use. A failed load is not cached.
+func (c *ActiveKeyCache) Get(ctx context.Context) (SigningKey, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.key != nil {
+		return *c.key, nil
+	}
+	k, err := c.Store.ActiveSigningKey(ctx)
+	if err != nil {
+		return SigningKey{}, fmt.Errorf("load signing key: %w", err)
+	}
+	c.key = &k
+	return k, nil
+}
+
+// KeySet resolves a kid to its public key for verification. Keys are cached; an unknown kid
+// triggers a reload from the store, at most once per MinReload, so a flood of tokens with
+// made-up kids cannot turn into a flood of database reads.
+type KeySet struct {
+	Store     KeyStore
+	Clock     clock.Clock
+	MinReload time.Duration
+
+	mu       sync.Mutex
+	keys     map[string]*rsa.PublicKey
+	loadedAt time.Time
+}
+
+// DefaultMinReload is how often an unknown kid may cause a reload of the keys.
+const DefaultMinReload = 30 * time.Second
+
+// maxKidLen bounds the kid accepted from a token header.
+const maxKidLen = 64
+
+// Lookup returns the public key named kid, or ErrKeyNotFound.
+func (s *KeySet) Lookup(ctx context.Context, kid string) (*rsa.PublicKey, error) {
+	if kid == "" || len(kid) > maxKidLen {
+		return nil, ErrKeyNotFound
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if k, ok := s.keys[kid]; ok {
+		return k, nil
+	}
+	minReload := s.MinReload
+	if minReload == 0 {
+		minReload = DefaultMinReload
+	}
+	now := s.Clock.Now()
+	if s.keys != nil && now.Sub(s.loadedAt) < minReload {
+		return nil, ErrKeyNotFound
+	}
+	all, err := s.Store.PublicKeys(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("load public keys: %w", err)
+	}
+	s.keys = make(map[string]*rsa.PublicKey, len(all))
+	for _, p := range all {
+		s.keys[p.ID] = p.Key
+	}
+	s.loadedAt = now
+	if k, ok := s.keys[kid]; ok {
+		return k, nil
+	}
+	return nil, ErrKeyNotFound
+}

@@ -1,0 +1,100 @@
+package mongo_test
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"log/slog"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/FerretDB/FerretDB/ferretdb"
+
+	"caas.dev/shared/identity/identitytest"
+	"caas.dev/shared/mongo"
+	"caas.dev/shared/tenant"
+	"caas.dev/shared/tenant/tenanttest"
+)
+
+// TODO: switch to caas.dev/shared/backendtest.MongoURI when that package lands; this starts
+// its own embedded FerretDB once per test binary unless MONGO_URI is set.
+var (
+	identityFerretOnce sync.Once
+	identityFerretURI  string
+	identityFerretErr  error
+)
+
+func identityMongoURI(t *testing.T) string {
+	t.Helper()
+	if uri := os.Getenv("MONGO_URI"); uri != "" {
+		return uri
+	}
+	identityFerretOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "caas-identity-ferretdb-")
+		if err != nil {
+			identityFerretErr = err
+			return
+		}
+		f, err := ferretdb.New(&ferretdb.Config{
+			Listener:  ferretdb.ListenerConfig{TCP: "127.0.0.1:0"},
+			Handler:   "sqlite",
+			Logger:    slog.New(slog.DiscardHandler),
+			SQLiteURL: "file:" + dir + "/",
+		})
+		if err != nil {
+			identityFerretErr = err
+			return
+		}
+		// The server lives as long as the test binary.
+		go func() { _ = f.Run(context.Background()) }()
+		identityFerretURI = f.MongoDBURI()
+	})
+	if identityFerretErr != nil {
+		t.Fatalf("start ferretdb: %v", identityFerretErr)
+	}
+	return identityFerretURI
+}
+
+// openIdentityClient opens a migrated client on databases with a unique prefix, dropped when
+// the test ends.
+func openIdentityClient(t *testing.T) *mongo.Client {
+	t.Helper()
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	c, err := mongo.OpenWithPrefix(ctx, identityMongoURI(t), "t"+hex.EncodeToString(b)+"_")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Migrate(ctx); err != nil {
+		t.Fatalf("migrate: %v", err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = c.Drop(ctx)
+		_ = c.Close(ctx)
+	})
+	return c
+}
+
+func TestIdentityStores(t *testing.T) {
+	identitytest.RunStoreSuite(t, func(t *testing.T) identitytest.Stores {
+		c := openIdentityClient(t)
+		return identitytest.Stores{Users: c.Users(), Sessions: c.Sessions(), Keys: c.SigningKeys()}
+	})
+}
+
+func TestTenantStore(t *testing.T) {
+	tenanttest.RunStoreSuite(t, func(t *testing.T) tenant.Store { return openIdentityClient(t).Tenants() })
+}
+
+func TestMigrateIdentityTwice(t *testing.T) {
+	c := openIdentityClient(t)
+	if err := c.Migrate(t.Context()); err != nil {
+		t.Fatalf("second Migrate: %v", err)
+	}
+}
