@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // event is an HTTP API payload format 2.0 event; with Type set it is the event of a Lambda
@@ -129,7 +130,10 @@ func newEvent(r *http.Request, rt *route, params map[string]string, body []byte,
 	encoded := false
 	if len(body) > 0 {
 		s := string(body)
-		if !isText(r.Header.Get("Content-Type")) {
+		// A text body that is not valid UTF-8 cannot travel in a JSON string without its bytes
+		// being replaced, so it goes base64-encoded like a binary one and reaches the
+		// function unchanged.
+		if !isText(r.Header.Get("Content-Type")) || !utf8.Valid(body) {
 			s = base64.StdEncoding.EncodeToString(body)
 			encoded = true
 		}
