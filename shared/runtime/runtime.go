@@ -119,6 +119,10 @@ func Run(ctx context.Context, cfg Config) (err error) {
 	if err != nil {
 		return fmt.Errorf("HTTP API: %w", err)
 	}
+	sched, err := newScheduler(s.tmpl, cfg.Getenv, cfg.Logger)
+	if err != nil {
+		return fmt.Errorf("schedules: %w", err)
+	}
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
@@ -142,8 +146,8 @@ func Run(ctx context.Context, cfg Config) (err error) {
 		cfg.OnReady(url)
 	}
 
-	stopSchedules := startSchedules(ctx, s, cfg.Logger)
-	defer stopSchedules()
+	sched.start(ctx, s.host)
+	defer sched.stop(context.Background()) // after a serve error; a no-op after shutdown
 
 	select {
 	case err := <-serveErr:
@@ -156,6 +160,7 @@ func Run(ctx context.Context, cfg Config) (err error) {
 	if err := srv.Shutdown(shutdownCtx); err != nil {
 		cfg.Logger.Warn("requests still in flight at shutdown", "error", err)
 	}
+	sched.stop(shutdownCtx)
 	return nil
 }
 

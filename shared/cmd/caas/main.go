@@ -37,6 +37,10 @@ Backends: MONGO_URI, REDIS_URL and KAFKA_BROKERS point the functions at real ser
 unset gets an embedded server (FerretDB on SQLite, miniredis, kfake) with data under the state
 directory. The admin key is CAAS_ADMIN_KEY, else the one stored in the state directory, else a new
 one, shown once.
+
+Schedules: caas run fires the Schedule and ScheduleV2 events of the template as EventBridge does
+(rate and cron expressions; cron in UTC or the ScheduleExpressionTimezone). CAAS_SCHEDULES=off
+turns the firing off; the expressions are still checked.
 `
 
 // messagesTopic is seeded in the embedded Kafka so consumers can join before the first message.

@@ -133,6 +133,11 @@ func parseEvent(r *resolver, fn *Function, name string, raw any) error {
 			return fmt.Errorf("Properties.%s: missing", key)
 		}
 		s := Schedule{Name: name, Expression: expr, Enabled: true}
+		if typ == "ScheduleV2" {
+			if s.Timezone, err = optString(props, "ScheduleExpressionTimezone"); err != nil {
+				return fmt.Errorf("Properties.%w", err)
+			}
+		}
 		if v, ok := props["Enabled"].(bool); ok {
 			s.Enabled = v
 		}

@@ -70,6 +70,8 @@ type Schedule struct {
 	Expression string // rate(...) or cron(...)
 	Input      string // the event's JSON when the template sets one
 	Enabled    bool
+	// Timezone is ScheduleV2's ScheduleExpressionTimezone (an IANA name); empty means UTC.
+	Timezone string
 }
 
 // HTTPAPI is an AWS::Serverless::HttpApi.
