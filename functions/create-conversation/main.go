@@ -57,6 +57,7 @@ func main() {
 		Store:     mongo.NewChatStore(db),
 		Directory: mongo.NewUserDirectory(db),
 		Publisher: pub,
+		Keys:      mongo.NewIdempotencyKeys(db),
 	})
 	lambda.Start(edge.HTTP(log, chat.NewHandlers(svc).CreateConversation))
 }

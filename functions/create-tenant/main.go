@@ -51,6 +51,6 @@ func main() {
 		os.Exit(1)
 	}
 
-	svc := &tenant.Service{Store: db.Tenants(), Clock: clock.System{}, IDs: ids.Random{}}
+	svc := &tenant.Service{Store: db.Tenants(), Keys: mongo.NewIdempotencyKeys(db), Clock: clock.System{}, IDs: ids.Random{}}
 	lambda.Start(edge.HTTP(log, tenant.CreateHandler(cfg.AdminKey, svc)))
 }

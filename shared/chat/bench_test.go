@@ -9,6 +9,7 @@ import (
 	"caas.dev/shared/backendtest"
 	"caas.dev/shared/chat"
 	"caas.dev/shared/clock"
+	"caas.dev/shared/idempotency"
 )
 
 // BenchmarkSendMessage measures SendMessage end to end against the backends (embedded FerretDB
@@ -26,7 +27,7 @@ func BenchmarkSendMessage(b *testing.B) {
 		w := worker.Add(1)
 		conv, _, err := svc.CreateConversation(ctx, "ten_a", f.alice, chat.NewConversation{
 			Type: chat.TypeGroup, Title: fmt.Sprintf("bench %d", w), Members: []string{f.bob},
-		})
+		}, idempotency.Request{})
 		if err != nil {
 			b.Error(err)
 			return

@@ -63,8 +63,13 @@ var (
 // guarantees under concurrent callers on a store whose updates are not atomic (FerretDB v1):
 // uniqueness and numbering come from inserts into unique indexes.
 type Store interface {
-	// CreateConversation stores c and a membership for each of c.Members.
-	CreateConversation(ctx context.Context, c Conversation) error
+	// CreateConversation stores c and a membership for each of c.Members, and returns c with
+	// created=true. It is re-entrant by id: when a conversation with c.ID is stored already (an
+	// earlier attempt of the same request, or a racing one, got there first) it completes any
+	// missing memberships and returns the stored conversation with created=false. A
+	// conversation is never returned by MemberConversation or ListConversations before all its
+	// memberships are stored.
+	CreateConversation(ctx context.Context, c Conversation) (stored Conversation, created bool, err error)
 
 	// OpenDirect returns the direct conversation between the two members of c, storing c when
 	// the pair has none. created is true for exactly one of any number of concurrent callers.

@@ -5,6 +5,7 @@ import (
 	"net/http"
 
 	"caas.dev/shared/edge"
+	"caas.dev/shared/idempotency"
 )
 
 // Handlers are the HTTP endpoints of the chat domain, one per function.
@@ -71,7 +72,9 @@ func createdStatus(created bool) int {
 	return http.StatusOK
 }
 
-// CreateConversation serves POST /v1/conversations.
+// CreateConversation serves POST /v1/conversations. With an Idempotency-Key header, a repeat
+// of the same request answers as the first did (the same status and conversation), as Stripe's
+// API does; a different request with the key gets 409 idempotency_conflict.
 func (h *Handlers) CreateConversation(ctx context.Context, req *edge.Request) (*edge.Response, error) {
 	id, err := edge.RequireIdentity(ctx)
 	if err != nil {
@@ -81,8 +84,12 @@ func (h *Handlers) CreateConversation(ctx context.Context, req *edge.Request) (*
 	if err := req.Decode(&in); err != nil {
 		return nil, err
 	}
+	retry, err := idempotency.FromHTTP(req, in)
+	if err != nil {
+		return nil, err
+	}
 
-	c, created, err := h.svc.CreateConversation(ctx, id.TenantID, id.UserID, in)
+	c, created, err := h.svc.CreateConversation(ctx, id.TenantID, id.UserID, in, retry)
 	if err != nil {
 		return nil, err
 	}

@@ -121,3 +121,64 @@ func TestHandlersContract(t *testing.T) {
 		t.Errorf("list messages = %d %v, want the one message and no cursor", status, page)
 	}
 }
+
+// postConversation runs POST /v1/conversations behind the real edge for alice of ten_a, with
+// the Idempotency-Key header when key is not nil.
+func postConversation(t *testing.T, h edge.HandlerFunc, userID string, key *string, body string) (int, map[string]any) {
+	t.Helper()
+	ev := events.APIGatewayV2HTTPRequest{
+		Body: body, RawPath: "/v1/conversations", RouteKey: "POST /v1/conversations",
+		Headers: map[string]string{"content-type": "application/json"},
+	}
+	if key != nil {
+		ev.Headers["idempotency-key"] = *key
+	}
+	ev.RequestContext.RequestID = "req-1"
+	ev.RequestContext.HTTP.Method = "POST"
+	ev.RequestContext.Authorizer = &events.APIGatewayV2HTTPRequestContextAuthorizerDescription{
+		Lambda: map[string]any{"tenant_id": "ten_a", "user_id": userID, "session_id": "ses_1", "role": "member"},
+	}
+	resp, err := edge.HTTP(slog.New(slog.DiscardHandler), h)(context.Background(), ev)
+	if err != nil {
+		t.Fatalf("edge returned an error: %v", err)
+	}
+	var out map[string]any
+	if err := json.Unmarshal([]byte(resp.Body), &out); err != nil {
+		t.Fatalf("response is not a JSON object: %q", resp.Body)
+	}
+	return resp.StatusCode, out
+}
+
+func TestCreateConversationIdempotencyKey(t *testing.T) {
+	f := newFixture(t)
+	h := chat.NewHandlers(f.service(newPublisher(t, deadBroker(t)), clock.System{})).CreateConversation
+	group := `{"type":"group","title":"Team","members":["` + f.bob + `"]}`
+
+	for _, bad := range []string{"", strings.Repeat("k", 256), "caf\u00e9", "tab\there", "nul\x00", "del\x7f", "line\nfeed"} {
+		if status, body := postConversation(t, h, f.alice, &bad, group); status != 400 || body["code"] != "invalid_idempotency_key" {
+			t.Errorf("key %q: %d %v, want 400 invalid_idempotency_key", bad, status, body["code"])
+		}
+	}
+	if status, body := postConversation(t, h, f.alice, nil, group); status != 201 {
+		t.Errorf("no key: %d %v, want 201", status, body)
+	}
+
+	key := "retry me: 01 ~!" + strings.Repeat("k", 240)
+	status, first := postConversation(t, h, f.alice, &key, group)
+	if status != 201 {
+		t.Fatalf("first create with a key: %d %v", status, first)
+	}
+	// The same request, spelled with other white space, answers as the first did.
+	status, again := postConversation(t, h, f.alice, &key, ` { "members" : ["`+f.bob+`"], "title":"Team", "type":"group" }`)
+	if status != 201 || again["id"] != first["id"] || again["created_at"] != first["created_at"] {
+		t.Errorf("repeat: %d %v, want 201 with %v", status, again, first["id"])
+	}
+	if status, body := postConversation(t, h, f.alice, &key, `{"type":"group","title":"Other","members":["`+f.bob+`"]}`); status != 409 || body["code"] != "idempotency_conflict" {
+		t.Errorf("same key, other body: %d %v, want 409 idempotency_conflict", status, body["code"])
+	}
+	// Bob's key of the same text is his own.
+	status, bobs := postConversation(t, h, f.bob, &key, `{"type":"group","title":"Other","members":["`+f.alice+`"]}`)
+	if status != 201 || bobs["id"] == first["id"] {
+		t.Errorf("bob with the same key text: %d %v, want a conversation of his own", status, bobs)
+	}
+}

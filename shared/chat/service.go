@@ -10,6 +10,7 @@ import (
 	"caas.dev/shared/clock"
 	"caas.dev/shared/edge"
 	"caas.dev/shared/fault"
+	"caas.dev/shared/idempotency"
 	"caas.dev/shared/ids"
 )
 
@@ -29,10 +30,12 @@ const (
 )
 
 // Deps are what a Service consumes. Clock and IDs default to the system clock and random ids.
+// Keys is needed only by CreateConversation, and only for requests with an Idempotency-Key.
 type Deps struct {
 	Store     Store
 	Directory Directory
 	Publisher Publisher
+	Keys      idempotency.Store
 	Clock     clock.Clock
 	IDs       ids.Generator
 }
@@ -42,13 +45,14 @@ type Service struct {
 	store Store
 	dir   Directory
 	pub   Publisher
+	keys  idempotency.Store
 	clock clock.Clock
 	ids   ids.Generator
 }
 
 // NewService returns a Service over d.
 func NewService(d Deps) *Service {
-	s := &Service{store: d.Store, dir: d.Directory, pub: d.Publisher, clock: d.Clock, ids: d.IDs}
+	s := &Service{store: d.Store, dir: d.Directory, pub: d.Publisher, keys: d.Keys, clock: d.Clock, ids: d.IDs}
 	if s.clock == nil {
 		s.clock = clock.System{}
 	}
@@ -58,10 +62,19 @@ func NewService(d Deps) *Service {
 	return s
 }
 
+// createConversationOp names conversation creation in the scope of its idempotency keys.
+const createConversationOp = "conversations.create"
+
 // CreateConversation creates a conversation of callerID's tenant with callerID as a member. A
 // direct conversation is opened rather than created when the pair has one already: created is
 // then false and the existing conversation is returned.
-func (s *Service) CreateConversation(ctx context.Context, tenantID, callerID string, in NewConversation) (Conversation, bool, error) {
+//
+// With a key in r, the request is settled first (idempotency.Settle, scoped to the tenant, the
+// caller and the operation): a repeat of the same request returns the conversation the first
+// made or opened, with the same created, completing it under the remembered id if the first
+// attempt stopped halfway; a different request with the key fails with idempotency.ErrConflict.
+// Requests refused before the key is settled (invalid input, unknown members) leave it unused.
+func (s *Service) CreateConversation(ctx context.Context, tenantID, callerID string, in NewConversation, r idempotency.Request) (Conversation, bool, error) {
 	members, err := in.normalize(callerID)
 	if err != nil {
 		return Conversation{}, false, err
@@ -85,17 +98,35 @@ func (s *Service) CreateConversation(ctx context.Context, tenantID, callerID str
 		CreatedBy: callerID,
 		CreatedAt: s.clock.Now(),
 	}
+	if r.Key != "" {
+		scope := createConversationOp + "|" + tenantID + "|" + callerID
+		held, _, err := idempotency.Settle(ctx, s.keys, scope, r, c.ID, c.CreatedAt)
+		if err != nil {
+			return Conversation{}, false, fmt.Errorf("create conversation: %w", err)
+		}
+		c.ID, c.CreatedAt = held.ResourceID, held.CreatedAt
+	}
+
 	if c.Type == TypeDirect {
 		conv, created, err := s.store.OpenDirect(ctx, c)
 		if err != nil {
 			return Conversation{}, false, fmt.Errorf("open direct conversation: %w", err)
 		}
+		if r.Key != "" {
+			// The key's request created the conversation exactly when the pair took the id the
+			// key remembers; deciding so (rather than by who inserted) answers every repeat as
+			// the first was answered.
+			created = conv.ID == c.ID
+		}
 		return conv, created, nil
 	}
-	if err := s.store.CreateConversation(ctx, c); err != nil {
+	// A group's id is fresh or the key's own, so the conversation is this request's creation
+	// even when an earlier attempt of it stored it.
+	conv, _, err := s.store.CreateConversation(ctx, c)
+	if err != nil {
 		return Conversation{}, false, fmt.Errorf("create conversation: %w", err)
 	}
-	return c, true, nil
+	return conv, true, nil
 }
 
 // ConversationPage is one page of a caller's conversations, newest first.

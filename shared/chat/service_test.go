@@ -17,6 +17,7 @@ import (
 	"caas.dev/shared/backendtest"
 	"caas.dev/shared/chat"
 	"caas.dev/shared/clock"
+	"caas.dev/shared/idempotency"
 	"caas.dev/shared/ids"
 	"caas.dev/shared/kafka"
 	"caas.dev/shared/mongo"
@@ -39,8 +40,8 @@ func (u users) Missing(_ context.Context, tenantID string, userIDs []string) ([]
 	return out, nil
 }
 
-// newStore returns a migrated chat store in databases of its own.
-func newStore(t testing.TB) chat.Store {
+// newStore returns a migrated chat store and key store in databases of their own.
+func newStore(t testing.TB) (chat.Store, idempotency.Store) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -56,7 +57,7 @@ func newStore(t testing.TB) chat.Store {
 		defer cancel()
 		_ = c.Close(ctx)
 	})
-	return mongo.NewChatStore(c)
+	return mongo.NewChatStore(c), mongo.NewIdempotencyKeys(c)
 }
 
 func newPublisher(t testing.TB, brokers string) *kafka.Publisher {
@@ -82,21 +83,22 @@ func deadBroker(t testing.TB) string {
 
 type fixture struct {
 	store              chat.Store
+	keys               idempotency.Store
 	dir                users
 	alice, bob, mallet string // mallet is in another tenant
 }
 
 func newFixture(t testing.TB) fixture {
 	f := fixture{
-		store: newStore(t),
 		alice: ids.Random{}.New(ids.User), bob: ids.Random{}.New(ids.User), mallet: ids.Random{}.New(ids.User),
 	}
+	f.store, f.keys = newStore(t)
 	f.dir = users{f.alice: "ten_a", f.bob: "ten_a", f.mallet: "ten_b"}
 	return f
 }
 
 func (f fixture) service(pub chat.Publisher, c clock.Clock) *chat.Service {
-	return chat.NewService(chat.Deps{Store: f.store, Directory: f.dir, Publisher: pub, Clock: c})
+	return chat.NewService(chat.Deps{Store: f.store, Directory: f.dir, Publisher: pub, Keys: f.keys, Clock: c})
 }
 
 // readEvents reads the topic until it has seen every id in want, and returns the events.
@@ -143,7 +145,7 @@ func TestSendWhileKafkaDownThenSweep(t *testing.T) {
 	clk := clock.NewFixed(time.Now())
 	down := f.service(newPublisher(t, deadBroker(t)), clk)
 
-	conv, _, err := down.CreateConversation(ctx, "ten_a", f.alice, chat.NewConversation{Type: chat.TypeDirect, Members: []string{f.bob}})
+	conv, _, err := down.CreateConversation(ctx, "ten_a", f.alice, chat.NewConversation{Type: chat.TypeDirect, Members: []string{f.bob}}, idempotency.Request{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -187,7 +189,7 @@ func TestRetryPublishesUnpublished(t *testing.T) {
 	down := f.service(newPublisher(t, deadBroker(t)), clk)
 	up := f.service(newPublisher(t, brokers), clk)
 
-	conv, _, err := up.CreateConversation(ctx, "ten_a", f.alice, chat.NewConversation{Type: chat.TypeGroup, Title: "g", Members: []string{f.bob}})
+	conv, _, err := up.CreateConversation(ctx, "ten_a", f.alice, chat.NewConversation{Type: chat.TypeGroup, Title: "g", Members: []string{f.bob}}, idempotency.Request{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -211,7 +213,7 @@ func TestServiceRules(t *testing.T) {
 	ctx := context.Background()
 	f := newFixture(t)
 	svc := f.service(newPublisher(t, backendtest.KafkaBrokers(t)), clock.System{})
-	conv, created, err := svc.CreateConversation(ctx, "ten_a", f.alice, chat.NewConversation{Type: chat.TypeGroup, Title: "g", Members: []string{f.bob}})
+	conv, created, err := svc.CreateConversation(ctx, "ten_a", f.alice, chat.NewConversation{Type: chat.TypeGroup, Title: "g", Members: []string{f.bob}}, idempotency.Request{})
 	if err != nil || !created {
 		t.Fatalf("create group: %v", err)
 	}
@@ -226,11 +228,11 @@ func TestServiceRules(t *testing.T) {
 		want error
 	}{
 		{"member of another tenant", func() error {
-			_, _, err := svc.CreateConversation(ctx, "ten_a", f.alice, chat.NewConversation{Type: chat.TypeDirect, Members: []string{f.mallet}})
+			_, _, err := svc.CreateConversation(ctx, "ten_a", f.alice, chat.NewConversation{Type: chat.TypeDirect, Members: []string{f.mallet}}, idempotency.Request{})
 			return err
 		}, chat.ErrUnknownMembers},
 		{"unknown member", func() error {
-			_, _, err := svc.CreateConversation(ctx, "ten_a", f.alice, chat.NewConversation{Type: chat.TypeGroup, Title: "t", Members: []string{ids.Random{}.New(ids.User)}})
+			_, _, err := svc.CreateConversation(ctx, "ten_a", f.alice, chat.NewConversation{Type: chat.TypeGroup, Title: "t", Members: []string{ids.Random{}.New(ids.User)}}, idempotency.Request{})
 			return err
 		}, chat.ErrUnknownMembers},
 		{"send by another tenant", func() error {
@@ -254,7 +256,7 @@ func TestServiceRules(t *testing.T) {
 			return err
 		}, chat.ErrInvalidCursor},
 		{"message cursor of another conversation", func() error {
-			other, _, _ := svc.CreateConversation(ctx, "ten_a", f.alice, chat.NewConversation{Type: chat.TypeGroup, Title: "o", Members: []string{}})
+			other, _, _ := svc.CreateConversation(ctx, "ten_a", f.alice, chat.NewConversation{Type: chat.TypeGroup, Title: "o", Members: []string{}}, idempotency.Request{})
 			for i := range 3 {
 				_, _, _ = svc.SendMessage(ctx, "ten_a", f.alice, other.ID, chat.NewMessage{ClientMsgID: fmt.Sprint(i), Body: "b"})
 			}
@@ -290,7 +292,7 @@ func TestDirectOpenedOnceThroughService(t *testing.T) {
 			if i%2 == 1 {
 				caller, other = f.bob, f.alice
 			}
-			c, isNew, err := svc.CreateConversation(ctx, "ten_a", caller, chat.NewConversation{Type: chat.TypeDirect, Members: []string{other}})
+			c, isNew, err := svc.CreateConversation(ctx, "ten_a", caller, chat.NewConversation{Type: chat.TypeDirect, Members: []string{other}}, idempotency.Request{})
 			if err != nil {
 				t.Error(err)
 				return

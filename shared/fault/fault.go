@@ -12,16 +12,16 @@ type Kind int
 // The kinds of failure. Internal is the zero value so that an unclassified error is never
 // mistaken for a client's fault.
 const (
-	Internal     Kind = iota // a bug or a broken dependency; the client may retry later
-	Invalid                  // the request is malformed or breaks a rule; do not retry as is
-	Unauthorized             // credentials are missing or wrong
-	Forbidden                // the caller is known but may not do this
-	NotFound                 // the resource does not exist, or the caller may not know it does
-	MethodNotAllowed         // the path exists but not with this method
-	Conflict                 // the request clashes with the resource's current state
-	TooLarge                 // the request body is over the stated limit
-	RateLimited              // too many requests; retry after a delay
-	Unavailable              // a dependency is down; retry later
+	Internal         Kind = iota // a bug or a broken dependency; the client may retry later
+	Invalid                      // the request is malformed or breaks a rule; do not retry as is
+	Unauthorized                 // credentials are missing or wrong
+	Forbidden                    // the caller is known but may not do this
+	NotFound                     // the resource does not exist, or the caller may not know it does
+	MethodNotAllowed             // the path exists but not with this method
+	Conflict                     // the request clashes with the resource's current state
+	TooLarge                     // the request body is over the stated limit
+	RateLimited                  // too many requests; retry after a delay
+	Unavailable                  // a dependency is down; retry later
 )
 
 // Error is a failure a client may see. Code is stable and machine-readable (snake_case);

@@ -74,17 +74,33 @@ type directPairDoc struct {
 	ConversationID string `bson:"conversation_id"`
 }
 
-// CreateConversation stores c and its memberships. The conversation is written first, so a
-// membership never names a conversation that is missing.
-func (s *ChatStore) CreateConversation(ctx context.Context, c chat.Conversation) error {
+// CreateConversation implements chat.Store. The memberships are written before the
+// conversation, each insert tolerating a document of the same id: a membership whose
+// conversation is missing is invisible (MemberConversation and ListConversations skip it), so a
+// conversation appears only once every member is in it, and a retry under the same id after a
+// stop at any step completes it instead of failing or making a second one.
+func (s *ChatStore) CreateConversation(ctx context.Context, c chat.Conversation) (chat.Conversation, bool, error) {
+	if err := s.ensureMembers(ctx, c); err != nil {
+		return chat.Conversation{}, false, err
+	}
 	doc := conversationDoc{
 		ID: c.ID, TenantID: c.TenantID, Type: c.Type, Title: c.Title, Members: c.Members,
 		CreatedBy: c.CreatedBy, CreatedAt: c.CreatedAt,
 	}
-	if _, err := s.conversations.InsertOne(ctx, doc); err != nil {
-		return fmt.Errorf("insert conversation: %w", err)
+	_, err := s.conversations.InsertOne(ctx, doc)
+	if err == nil {
+		return c, true, nil
 	}
-	return s.ensureMembers(ctx, c)
+	if !isDuplicateKey(err) {
+		return chat.Conversation{}, false, fmt.Errorf("insert conversation: %w", err)
+	}
+	// An earlier attempt with this id, or a racing one, stored it first.
+	var stored conversationDoc
+	err = s.conversations.FindOne(ctx, bson.D{{Key: "_id", Value: c.ID}, {Key: "tenant_id", Value: c.TenantID}}).Decode(&stored)
+	if err != nil {
+		return chat.Conversation{}, false, fmt.Errorf("read conversation: %w", err)
+	}
+	return stored.conversation(), false, nil
 }
 
 // ensureMembers writes the memberships of c that are missing.
@@ -124,24 +140,9 @@ func (s *ChatStore) OpenDirect(ctx context.Context, c chat.Conversation) (chat.C
 	}
 
 	// Whoever inserts the conversation created it; everyone else, racing or later, reads it.
-	created := true
-	if err := s.CreateConversation(ctx, c); err != nil {
-		if !isDuplicateKey(err) {
-			return chat.Conversation{}, false, err
-		}
-		created = false
-		var doc conversationDoc
-		err := s.conversations.FindOne(ctx, bson.D{{Key: "_id", Value: c.ID}, {Key: "tenant_id", Value: c.TenantID}}).Decode(&doc)
-		if err != nil {
-			return chat.Conversation{}, false, fmt.Errorf("read direct conversation: %w", err)
-		}
-		c = doc.conversation()
-		// The creator may have stopped between the conversation and its memberships.
-		if err := s.ensureMembers(ctx, c); err != nil {
-			return chat.Conversation{}, false, err
-		}
-	}
-	return c, created, nil
+	// The memberships of the pair are written first either way, which also completes one that
+	// an earlier creator wrote conversation-first and left without them.
+	return s.CreateConversation(ctx, c)
 }
 
 // MemberConversation implements chat.Store.
@@ -167,8 +168,30 @@ func (s *ChatStore) MemberConversation(ctx context.Context, tenantID, conversati
 }
 
 // ListConversations implements chat.Store. It pages over the user's memberships, whose
-// conversation ids are unique, so the order is total.
+// conversation ids are unique, so the order is total. A membership whose conversation is not
+// stored (yet, or ever, when its creator stopped and was not retried) is skipped, and the page
+// is filled from the memberships after it.
 func (s *ChatStore) ListConversations(ctx context.Context, tenantID, userID, beforeID string, limit int) ([]chat.Conversation, error) {
+	out := make([]chat.Conversation, 0, limit)
+	for len(out) < limit {
+		want := limit - len(out)
+		page, last, err := s.listConversationsOnce(ctx, tenantID, userID, beforeID, want)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, page...)
+		if last == "" {
+			break
+		}
+		beforeID = last
+	}
+	return out, nil
+}
+
+// listConversationsOnce reads up to limit memberships of userID before beforeID and returns
+// their stored conversations in order, and the last membership's conversation id when there
+// may be more ("" when the memberships ran out).
+func (s *ChatStore) listConversationsOnce(ctx context.Context, tenantID, userID, beforeID string, limit int) ([]chat.Conversation, string, error) {
 	filter := bson.D{{Key: "tenant_id", Value: tenantID}, {Key: "user_id", Value: userID}}
 	if beforeID != "" {
 		filter = append(filter, bson.E{Key: "conversation_id", Value: bson.D{{Key: "$lt", Value: beforeID}}})
@@ -177,10 +200,10 @@ func (s *ChatStore) ListConversations(ctx context.Context, tenantID, userID, bef
 		SetProjection(bson.D{{Key: "conversation_id", Value: 1}})
 	var ms []memberDoc
 	if err := findAll(ctx, s.members, filter, opts, &ms); err != nil {
-		return nil, fmt.Errorf("find memberships: %w", err)
+		return nil, "", fmt.Errorf("find memberships: %w", err)
 	}
 	if len(ms) == 0 {
-		return []chat.Conversation{}, nil
+		return nil, "", nil
 	}
 	convIDs := make([]string, len(ms))
 	for i, m := range ms {
@@ -192,7 +215,7 @@ func (s *ChatStore) ListConversations(ctx context.Context, tenantID, userID, bef
 		{Key: "tenant_id", Value: tenantID}, {Key: "_id", Value: bson.D{{Key: "$in", Value: convIDs}}},
 	}, options.Find(), &docs)
 	if err != nil {
-		return nil, fmt.Errorf("find conversations: %w", err)
+		return nil, "", fmt.Errorf("find conversations: %w", err)
 	}
 	byID := make(map[string]conversationDoc, len(docs))
 	for _, d := range docs {
@@ -204,7 +227,11 @@ func (s *ChatStore) ListConversations(ctx context.Context, tenantID, userID, bef
 			out = append(out, d.conversation())
 		}
 	}
-	return out, nil
+	last := ""
+	if len(ms) == limit {
+		last = convIDs[len(convIDs)-1]
+	}
+	return out, last, nil
 }
 
 // findAll runs a query and decodes every result into out.

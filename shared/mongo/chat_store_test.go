@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"slices"
 	"testing"
 	"time"
@@ -13,6 +14,7 @@ import (
 	"caas.dev/shared/backendtest"
 	"caas.dev/shared/chat"
 	"caas.dev/shared/chat/chattest"
+	"caas.dev/shared/idempotency"
 	"caas.dev/shared/ids"
 )
 
@@ -41,6 +43,109 @@ func TestChatStoreConformance(t *testing.T) {
 	chattest.RunStoreSuite(t, func(t *testing.T) chat.Store {
 		return NewChatStore(openChatTestClient(t))
 	})
+}
+
+func TestChatIdempotencyConformance(t *testing.T) {
+	chattest.RunIdempotencySuite(t, func(t *testing.T) chattest.Stores {
+		c := openChatTestClient(t)
+		return chattest.Stores{Chat: NewChatStore(c), Keys: NewIdempotencyKeys(c)}
+	})
+}
+
+// A creator that stopped after claiming the key and writing some memberships leaves a
+// conversation no member can see; the retry with the same key completes it under the
+// remembered id, with every member.
+func TestCreateConversationCompletesHalfwayCreation(t *testing.T) {
+	ctx := context.Background()
+	c := openChatTestClient(t)
+	s := NewChatStore(c)
+	alice, bob, carol := ids.Random{}.New(ids.User), ids.Random{}.New(ids.User), ids.Random{}.New(ids.User)
+	in := chat.NewConversation{Type: chat.TypeGroup, Title: "Halfway", Members: []string{bob, carol}}
+	sum, err := idempotency.Fingerprint("POST", "/v1/conversations", in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	retry := idempotency.Request{Key: "k1", RequestSHA256: sum}
+	remembered := ids.Random{}.New(ids.Conversation)
+	at := time.Now().UTC().Truncate(time.Millisecond).Add(-time.Minute)
+	if _, claimed, err := NewIdempotencyKeys(c).Claim(ctx, idempotency.Claim{
+		Scope: "conversations.create|ten_a|" + alice, Key: "k1", RequestSHA256: sum, ResourceID: remembered, CreatedAt: at,
+	}); err != nil || !claimed {
+		t.Fatalf("claim: %v %v", claimed, err)
+	}
+	// Memberships of alice and bob only: the stop came in the middle of the insert.
+	if err := s.ensureMembers(ctx, chat.Conversation{ID: remembered, TenantID: "ten_a", Members: []string{alice, bob}, CreatedAt: at}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.MemberConversation(ctx, "ten_a", remembered, bob); !errors.Is(err, chat.ErrConversationNotFound) {
+		t.Errorf("half-made conversation visible to bob: %v", err)
+	}
+	if list, err := s.ListConversations(ctx, "ten_a", alice, "", 10); err != nil || len(list) != 0 {
+		t.Errorf("half-made conversation listed for alice: %v %v", list, err)
+	}
+
+	svc := chat.NewService(chat.Deps{Store: s, Directory: everyoneDirectory{}, Keys: NewIdempotencyKeys(c)})
+	got, created, err := svc.CreateConversation(ctx, "ten_a", alice, in, retry)
+	if err != nil || !created {
+		t.Fatalf("retry: created %v err %v", created, err)
+	}
+	if got.ID != remembered || !got.CreatedAt.Equal(at) {
+		t.Errorf("retry made %s at %v, want the remembered %s at %v", got.ID, got.CreatedAt, remembered, at)
+	}
+	for _, u := range []string{alice, bob, carol} {
+		if _, err := s.MemberConversation(ctx, "ten_a", remembered, u); err != nil {
+			t.Errorf("%s is not a member of the completed conversation: %v", u, err)
+		}
+	}
+}
+
+// A page of conversations is filled past memberships whose conversation is missing.
+func TestListConversationsSkipsHalfMadeConversations(t *testing.T) {
+	ctx := context.Background()
+	s := NewChatStore(openChatTestClient(t))
+	alice := ids.Random{}.New(ids.User)
+	at := time.Now().UTC().Truncate(time.Millisecond)
+	var want []string
+	for i := range 6 {
+		id := ids.Make(ids.Conversation, at.Add(time.Duration(i)*time.Millisecond), nil)
+		conv := chat.Conversation{ID: id, TenantID: "ten_a", Type: chat.TypeGroup, Title: "t", Members: []string{alice}, CreatedBy: alice, CreatedAt: at}
+		if i%2 == 0 {
+			// Only the membership: its creator stopped before the conversation.
+			if err := s.ensureMembers(ctx, conv); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
+		if _, _, err := s.CreateConversation(ctx, conv); err != nil {
+			t.Fatal(err)
+		}
+		want = append([]string{id}, want...)
+	}
+	var got []string
+	before := ""
+	for range 5 {
+		page, err := s.ListConversations(ctx, "ten_a", alice, before, 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range page {
+			got = append(got, c.ID)
+		}
+		if len(page) < 2 {
+			break
+		}
+		before = page[len(page)-1].ID
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("pages = %v, want %v", got, want)
+	}
+}
+
+// everyoneDirectory is a chat.Directory in which every user exists.
+type everyoneDirectory struct{}
+
+func (everyoneDirectory) Missing(context.Context, string, []string) ([]string, error) {
+	return nil, nil
 }
 
 // A creator that stopped after claiming the pair leaves a claim without a conversation; the

@@ -92,6 +92,13 @@ func TestTenantStore(t *testing.T) {
 	tenanttest.RunStoreSuite(t, func(t *testing.T) tenant.Store { return openIdentityClient(t).Tenants() })
 }
 
+func TestTenantIdempotency(t *testing.T) {
+	tenanttest.RunIdempotencySuite(t, func(t *testing.T) tenanttest.Stores {
+		c := openIdentityClient(t)
+		return tenanttest.Stores{Tenants: c.Tenants(), Keys: mongo.NewIdempotencyKeys(c)}
+	})
+}
+
 func TestMigrateIdentityTwice(t *testing.T) {
 	c := openIdentityClient(t)
 	if err := c.Migrate(t.Context()); err != nil {

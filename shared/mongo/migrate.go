@@ -16,6 +16,7 @@ func (c *Client) Migrate(ctx context.Context) error {
 	}{
 		{"identity", c.migrateIdentity},
 		{"chat", c.migrateChat},
+		{"idempotency", c.migrateIdempotency},
 	}
 	for _, s := range steps {
 		if err := s.run(ctx); err != nil {

@@ -5,6 +5,7 @@ import (
 	"net/http"
 
 	"caas.dev/shared/edge"
+	"caas.dev/shared/idempotency"
 )
 
 type createRequest struct {
@@ -19,8 +20,8 @@ type createResponse struct {
 
 // CreateHandler serves POST /v1/tenants: the platform operator, authenticated by X-Admin-Key
 // against adminKey, creates a tenant and receives its API key (201, the only time it is shown).
-//
-// TODO: honour an Idempotency-Key header; until then a retried request creates a second tenant.
+// With an Idempotency-Key header a retry never makes a second tenant: see Service.Create for
+// why a repeat of a completed request answers 409 idempotent_replay_secret.
 func CreateHandler(adminKey string, svc *Service) edge.HandlerFunc {
 	return func(ctx context.Context, req *edge.Request) (*edge.Response, error) {
 		if err := CheckAdminKey(adminKey, req.Header("X-Admin-Key")); err != nil {
@@ -34,8 +35,12 @@ func CreateHandler(adminKey string, svc *Service) edge.HandlerFunc {
 		if body.Name == nil {
 			return nil, edge.Missing("name")
 		}
+		retry, err := idempotency.FromHTTP(req, body)
+		if err != nil {
+			return nil, err
+		}
 
-		t, key, err := svc.Create(ctx, *body.Name)
+		t, key, err := svc.Create(ctx, *body.Name, retry)
 		if err != nil {
 			return nil, err
 		}

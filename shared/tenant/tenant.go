@@ -21,6 +21,7 @@ import (
 
 	"caas.dev/shared/clock"
 	"caas.dev/shared/fault"
+	"caas.dev/shared/idempotency"
 	"caas.dev/shared/ids"
 )
 
@@ -45,6 +46,11 @@ var (
 	// ErrInvalidName: the tenant name is empty, too long or holds control characters.
 	ErrInvalidName = fault.New(fault.Invalid, "invalid_name",
 		"the name must be 1 to 100 characters without control characters")
+	// ErrKeyShownOnce: a repeat of a CreateTenant request (same Idempotency-Key, same body)
+	// found the tenant created by an earlier attempt, whose API key was shown only in that
+	// attempt's answer. The detail names the tenant.
+	ErrKeyShownOnce = fault.New(fault.Conflict, "idempotent_replay_secret",
+		"the tenant was created by an earlier request with this Idempotency-Key; its API key was shown only then and is not stored")
 )
 
 // Store keeps tenants.
@@ -55,12 +61,18 @@ type Store interface {
 	TenantByID(ctx context.Context, id string) (Tenant, error)
 }
 
-// Service creates and authenticates tenants.
+// Service creates and authenticates tenants. Keys is needed only by Create, and only for
+// requests with an Idempotency-Key.
 type Service struct {
 	Store Store
+	Keys  idempotency.Store
 	Clock clock.Clock
 	IDs   ids.Generator
 }
+
+// createTenantOp is the scope of CreateTenant's idempotency keys: one platform operator, one
+// operation.
+const createTenantOp = "tenants.create"
 
 // keyPrefix starts every API key, so a leaked key is recognisable by secret scanners.
 const keyPrefix = "caas_sk_"
@@ -70,20 +82,45 @@ const maxNameLen = 100
 
 // Create makes a tenant and returns it with its API key, which is not stored and cannot be
 // shown again. It fails with ErrInvalidName.
-func (s *Service) Create(ctx context.Context, name string) (Tenant, string, error) {
+//
+// With a key in r the request is settled first (idempotency.Settle), remembering the tenant id
+// chosen up front, and the tenant, a single insert, is created under that id: a repeat after
+// the first attempt stopped before the insert creates the tenant and answers its key; a repeat
+// after the tenant exists fails with ErrKeyShownOnce, naming the tenant; a different request
+// with the key fails with idempotency.ErrConflict. Of concurrent repeats exactly one creates
+// the tenant and sees its key.
+//
+// A repeat is refused rather than answered like the first because the first answer held the
+// API key, which is stored only as a hash. Storing the key, even encrypted, to replay it would
+// keep a credential where anyone reading the claims could find it; answering the tenant with
+// the key left out would let a client that reads the key from any success store an empty one
+// and find out only when it fails to authenticate. A 409 problem is impossible to mistake for
+// a creation, tells the operator which tenant exists, and keeps nothing secret at rest.
+func (s *Service) Create(ctx context.Context, name string, r idempotency.Request) (Tenant, string, error) {
 	name, err := normalizeName(name)
 	if err != nil {
 		return Tenant{}, "", err
 	}
 
+	t := Tenant{ID: s.IDs.New(ids.Tenant), Name: name, CreatedAt: s.Clock.Now()}
+	if r.Key != "" {
+		held, _, err := idempotency.Settle(ctx, s.Keys, createTenantOp, r, t.ID, t.CreatedAt)
+		if err != nil {
+			return Tenant{}, "", fmt.Errorf("create tenant: %w", err)
+		}
+		t.ID, t.CreatedAt = held.ResourceID, held.CreatedAt
+	}
 	secret := make([]byte, 32)
 	if _, err := rand.Read(secret); err != nil {
 		return Tenant{}, "", fmt.Errorf("create tenant: read random: %w", err)
 	}
-	t := Tenant{ID: s.IDs.New(ids.Tenant), Name: name, CreatedAt: s.Clock.Now()}
 	key := keyPrefix + t.ID + "_" + base64.RawURLEncoding.EncodeToString(secret)
 	t.APIKeyHash = HashAPIKey(key)
 	if err := s.Store.CreateTenant(ctx, t); err != nil {
+		if r.Key != "" && errors.Is(err, ErrExists) {
+			return Tenant{}, "", fault.WithDetail(ErrKeyShownOnce, fmt.Sprintf(
+				"tenant %s was created by an earlier request with this Idempotency-Key; its API key was shown only then", t.ID))
+		}
 		return Tenant{}, "", fmt.Errorf("create tenant: %w", err)
 	}
 	return t, key, nil

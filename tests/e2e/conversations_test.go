@@ -170,6 +170,38 @@ func TestConversations(t *testing.T) {
 			}
 		}
 	})
+
+	t.Run("a retry with the same Idempotency-Key answers the same conversation", func(t *testing.T) {
+		h := bearer(w.alice.token)
+		h["Idempotency-Key"] = "e2e retry " + suffix
+		body := map[string]any{"type": "group", "title": "Retry " + suffix, "members": []string{w.bob.id}}
+		first := c.do(t, "POST", "/v1/conversations", h, body)
+		mustStatus(t, first, http.StatusCreated)
+		again := c.do(t, "POST", "/v1/conversations", h, body)
+		if wantStatus(t, again, http.StatusCreated) && (again.str("id") != first.str("id") || again.str("created_at") != first.str("created_at")) {
+			t.Errorf("the retry answered another conversation: first %s, retry %s", first, again)
+		}
+
+		changed := map[string]any{"type": "group", "title": "Changed " + suffix, "members": []string{w.bob.id}}
+		wantProblem(t, c.do(t, "POST", "/v1/conversations", h, changed), http.StatusConflict, "idempotency_conflict")
+
+		bad := bearer(w.alice.token)
+		bad["Idempotency-Key"] = strings.Repeat("k", 256)
+		wantProblem(t, c.do(t, "POST", "/v1/conversations", bad, body), http.StatusBadRequest, "invalid_idempotency_key")
+
+		list := c.do(t, "GET", "/v1/conversations?limit=100", bearer(w.bob.token), nil)
+		if wantStatus(t, list, http.StatusOK) {
+			n := 0
+			for _, item := range list.items() {
+				if title, _ := item["title"].(string); title == "Retry "+suffix || title == "Changed "+suffix {
+					n++
+				}
+			}
+			if n != 1 {
+				t.Errorf("bob sees %d conversations made with the key, want exactly 1", n)
+			}
+		}
+	})
 }
 
 func stringsOf(v any) []string {

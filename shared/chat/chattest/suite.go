@@ -26,6 +26,7 @@ func RunStoreSuite(t *testing.T, newStore NewStore) {
 		{"ConversationMembership", testConversationMembership},
 		{"ListConversationsPages", testListConversationsPages},
 		{"DirectOpenedOnceUnderRace", testDirectOpenedOnce},
+		{"CreateReentrantByID", testCreateReentrant},
 		{"AppendIdempotentUnderRace", testAppendIdempotent},
 		{"AppendConflictingBody", testAppendConflict},
 		{"SeqWithoutGapsUnderConcurrentSenders", testSeqNoGaps},
@@ -64,10 +65,11 @@ func message(c chat.Conversation, sender, clientMsgID, body string) chat.Message
 
 func mustCreate(t *testing.T, s chat.Store, c chat.Conversation) chat.Conversation {
 	t.Helper()
-	if err := s.CreateConversation(context.Background(), c); err != nil {
-		t.Fatalf("CreateConversation: %v", err)
+	stored, created, err := s.CreateConversation(context.Background(), c)
+	if err != nil || !created {
+		t.Fatalf("CreateConversation = created %v, err %v; want a new conversation", created, err)
 	}
-	return c
+	return stored
 }
 
 func mustAppend(t *testing.T, s chat.Store, m chat.Message) chat.Message {
@@ -196,5 +198,27 @@ func testDirectOpenedOnce(t *testing.T, s chat.Store) {
 	})
 	if err != nil || !created2 || other.ID == results[0].c.ID {
 		t.Errorf("OpenDirect in another tenant = %s, created %v, err %v; want a new conversation", other.ID, created2, err)
+	}
+}
+
+// A second CreateConversation with the same id, as a retry after a stop makes it, returns the
+// stored conversation instead of failing or making another.
+func testCreateReentrant(t *testing.T, s chat.Store) {
+	ctx := context.Background()
+	alice, bob := newID(ids.User, 1), newID(ids.User, 2)
+	first := mustCreate(t, s, group("ten_a", 1, alice, bob))
+
+	retry := first
+	retry.CreatedAt = base.Add(time.Hour)
+	got, created, err := s.CreateConversation(ctx, retry)
+	if err != nil || created {
+		t.Fatalf("CreateConversation again = created %v, err %v; want the stored one", created, err)
+	}
+	if got.ID != first.ID || !got.CreatedAt.Equal(first.CreatedAt) || !slices.Equal(got.Members, first.Members) {
+		t.Errorf("CreateConversation again = %+v, want the stored %+v", got, first)
+	}
+	list, err := s.ListConversations(ctx, "ten_a", bob, "", 10)
+	if err != nil || len(list) != 1 {
+		t.Errorf("bob sees %d conversations (err %v), want 1", len(list), err)
 	}
 }
