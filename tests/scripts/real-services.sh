@@ -1,0 +1,410 @@
+#!/usr/bin/env bash
+# real-services.sh up|down|env|status|clean
+#
+# Installs (when missing) and starts on loopback the real services `make test-real` runs
+# against: redis-server and PostgreSQL from Debian packages, FerretDB on that PostgreSQL, and
+# Apache Kafka in KRaft mode from its Maven Central jars. Data and logs live under tests/.real/
+# (ignored by git). `up` is safe to re-run: a service already answering is left alone.
+# `env` prints the export lines for MONGO_URI, REDIS_URL and KAFKA_BROKERS.
+#
+# Ports can be changed with CAAS_REAL_{REDIS,PG,MONGO,KAFKA,KAFKA_CONTROLLER}_PORT.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+REAL="$ROOT/tests/.real"
+
+REDIS_PORT="${CAAS_REAL_REDIS_PORT:-16379}"
+PG_PORT="${CAAS_REAL_PG_PORT:-15432}"
+MONGO_PORT="${CAAS_REAL_MONGO_PORT:-27018}"
+KAFKA_PORT="${CAAS_REAL_KAFKA_PORT:-19092}"
+KAFKA_CONTROLLER_PORT="${CAAS_REAL_KAFKA_CONTROLLER_PORT:-19093}"
+
+# Kafka 4.0.0 refuses the JoinGroup version kafka-go sends; 4.1 accepts it.
+KAFKA_VERSION="${CAAS_REAL_KAFKA_VERSION:-4.1.2}"
+# The partitions of auto-created topics, as the embedded kfake broker has.
+KAFKA_PARTITIONS=3
+# log4j-core's version as Kafka $KAFKA_VERSION depends on it, for the SLF4J binding.
+LOG4J_VERSION="${CAAS_REAL_LOG4J_VERSION:-2.25.3}"
+# Topics created at start, as `caas run` seeds them in the embedded broker (CAAS_MESSAGES_TOPIC).
+KAFKA_TOPICS="${CAAS_REAL_KAFKA_TOPICS:-caas.messages}"
+READY_SECONDS="${CAAS_REAL_READY_SECONDS:-90}"
+
+log() { printf '[real-services] %s\n' "$*" >&2; }
+die() { printf '[real-services] ERROR: %s\n' "$*" >&2; exit 1; }
+
+# timed NAME CMD...: runs CMD and reports how long it took, for the setup figures in CI logs.
+timed() {
+	local name="$1" start=$SECONDS
+	shift
+	"$@"
+	log "$name: $((SECONDS - start))s"
+}
+
+# as_root CMD...: runs CMD as root, through sudo when this user is not root.
+as_root() {
+	if [ "$(id -u)" = 0 ]; then "$@"
+	elif command -v sudo >/dev/null; then sudo "$@"
+	else die "need root to run: $*"
+	fi
+}
+
+APT_UPDATED=0
+apt_install() {
+	if [ "$APT_UPDATED" = 0 ]; then
+		as_root env DEBIAN_FRONTEND=noninteractive apt-get update -q >/dev/null
+		APT_UPDATED=1
+	fi
+	as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "$@" >/dev/null
+}
+
+# wait_for NAME LOGFILE PIDFILE CMD...: polls CMD until it succeeds, or fails when READY_SECONDS
+# pass or the process in PIDFILE (if not empty) exits.
+wait_for() {
+	local name="$1" logfile="$2" pidfile="$3" deadline=$((SECONDS + READY_SECONDS))
+	shift 3
+	until "$@" >/dev/null 2>&1; do
+		if [ -n "$pidfile" ] && ! pid_alive "$pidfile"; then
+			log "$name exited during start; last lines of $logfile:"
+			tail -n 30 "$logfile" >&2 2>/dev/null || true
+			die "$name failed to start: see $logfile"
+		fi
+		if [ $SECONDS -ge $deadline ]; then
+			log "$name did not become ready within ${READY_SECONDS}s; last lines of $logfile:"
+			tail -n 30 "$logfile" >&2 2>/dev/null || true
+			die "$name is not ready: see $logfile"
+		fi
+		sleep 0.5
+	done
+}
+
+# port_free PORT: true when nothing listens on 127.0.0.1:PORT.
+port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# pid_alive FILE: true when FILE names a running process.
+pid_alive() { [ -s "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
+
+# stop_pid NAME FILE PORT: sends TERM, waits for the process to end and its port to close.
+stop_pid() {
+	local name="$1" file="$2" port="$3"
+	if pid_alive "$file"; then
+		kill "$(cat "$file")" 2>/dev/null || true
+		for _ in $(seq 1 60); do
+			pid_alive "$file" || break
+			sleep 0.5
+		done
+		if pid_alive "$file"; then
+			log "$name did not stop on TERM; killing it"
+			kill -9 "$(cat "$file")" 2>/dev/null || true
+		fi
+	fi
+	rm -f "$file"
+	for _ in $(seq 1 20); do
+		port_free "$port" && return 0
+		sleep 0.5
+	done
+	log "WARNING: port $port ($name) still in use"
+}
+
+# ---- Redis ------------------------------------------------------------------------------------
+
+install_redis() {
+	command -v redis-server >/dev/null && command -v redis-cli >/dev/null && return 0
+	log "installing redis-server (Debian package)"
+	timed "install redis-server" apt_install redis-server
+}
+
+redis_ready() { [ "$(redis-cli -h 127.0.0.1 -p "$REDIS_PORT" ping 2>/dev/null)" = PONG ]; }
+
+up_redis() {
+	install_redis
+	if redis_ready; then log "redis already up on $REDIS_PORT"; return 0; fi
+	port_free "$REDIS_PORT" || die "port $REDIS_PORT is taken by something that is not Redis"
+	mkdir -p "$REAL/redis"
+	# No persistence: tests create what they need.
+	redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --save '' --appendonly no \
+		--daemonize yes --dir "$REAL/redis" \
+		--pidfile "$REAL/redis/redis.pid" --logfile "$REAL/redis/redis.log"
+	wait_for redis "$REAL/redis/redis.log" "" redis_ready
+	log "redis up on 127.0.0.1:$REDIS_PORT"
+}
+
+down_redis() {
+	if redis_ready; then redis-cli -h 127.0.0.1 -p "$REDIS_PORT" shutdown nosave >/dev/null 2>&1 || true; fi
+	stop_pid redis "$REAL/redis/redis.pid" "$REDIS_PORT"
+}
+
+# ---- PostgreSQL -------------------------------------------------------------------------------
+
+pg_bin() {
+	local d
+	d="$(printf "%s\n" /usr/lib/postgresql/*/bin | sort -V | tail -n 1)"
+	[ -n "$d" ] && [ -x "$d/initdb" ] && echo "$d"
+}
+
+install_pg() {
+	pg_bin >/dev/null && return 0
+	log "installing postgresql (Debian package)"
+	# Only our own cluster under tests/.real is wanted, not the package's default one on 5432.
+	if [ ! -e /etc/postgresql-common/createcluster.conf ]; then
+		as_root mkdir -p /etc/postgresql-common
+		echo "create_main_cluster = false" | as_root tee /etc/postgresql-common/createcluster.conf >/dev/null
+	fi
+	timed "install postgresql" apt_install postgresql
+	pg_bin >/dev/null || die "postgresql installed but no initdb under /usr/lib/postgresql/*/bin"
+}
+
+# PostgreSQL refuses to run as root: as root it runs as the package's postgres user. Its data
+# goes under tests/.real/ when that user can write there, else under /tmp.
+PG_USER="$(id -un)"
+if [ "$(id -u)" = 0 ]; then PG_USER=postgres; fi
+pg_as() {
+	# From /, which postgres can enter, unlike perhaps the checkout.
+	if [ "$(id -u)" = 0 ]; then (cd / && runuser -u postgres -- "$@"); else "$@"; fi
+}
+
+pg_dir() {
+	if [ "$(id -u)" != 0 ]; then echo "$REAL/pg"; return; fi
+	mkdir -p "$REAL/pg"
+	chown postgres: "$REAL/pg"
+	if runuser -u postgres -- test -w "$REAL/pg"; then echo "$REAL/pg"
+	else echo "/tmp/caas-real-pg-$(id -u)-$PG_PORT"
+	fi
+}
+
+pg_ready() { "$(pg_bin)/pg_isready" -q -h 127.0.0.1 -p "$PG_PORT"; }
+
+up_pg() {
+	install_pg
+	local bin dir
+	bin="$(pg_bin)"
+	dir="$(pg_dir)"
+	if ! pg_ready; then
+		port_free "$PG_PORT" || die "port $PG_PORT is taken by something that is not PostgreSQL"
+		mkdir -p "$dir"
+		if [ "$(id -u)" = 0 ]; then chown postgres: "$dir"; fi
+		if [ ! -s "$dir/data/PG_VERSION" ]; then
+			pg_as "$bin/initdb" -D "$dir/data" -U "$PG_USER" --auth=trust -E UTF8 --locale=C.UTF-8 \
+				>"$dir/initdb.log" 2>&1 || { tail -n 20 "$dir/initdb.log" >&2; die "postgresql initdb failed: see $dir/initdb.log"; }
+		fi
+		# TCP only: a socket path under a deep checkout can pass the 107-byte limit. fsync off:
+		# test data need not survive a crash, and the tests run faster.
+		pg_as "$bin/pg_ctl" -D "$dir/data" -l "$dir/postgresql.log" -w -t 60 start \
+			-o "-c listen_addresses=127.0.0.1 -p $PG_PORT -c unix_socket_directories='' -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200" \
+			>/dev/null || { tail -n 20 "$dir/postgresql.log" >&2; die "postgresql did not start: see $dir/postgresql.log"; }
+		wait_for postgresql "$dir/postgresql.log" "" pg_ready
+	else
+		log "postgresql already up on $PG_PORT"
+	fi
+	if [ "$("$bin/psql" -h 127.0.0.1 -p "$PG_PORT" -U "$PG_USER" -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname='ferretdb'")" != 1 ]; then
+		"$bin/psql" -h 127.0.0.1 -p "$PG_PORT" -U "$PG_USER" -d postgres -qc "CREATE DATABASE ferretdb" >/dev/null
+	fi
+	log "postgresql up on 127.0.0.1:$PG_PORT (data in $dir)"
+}
+
+down_pg() {
+	local bin dir
+	bin="$(pg_bin)" || return 0
+	dir="$(pg_dir)"
+	if [ -s "$dir/data/postmaster.pid" ]; then
+		pg_as "$bin/pg_ctl" -D "$dir/data" -m fast -w -t 60 stop >/dev/null 2>&1 || true
+	fi
+	for _ in $(seq 1 20); do port_free "$PG_PORT" && return 0; sleep 0.5; done
+	log "WARNING: port $PG_PORT (postgresql) still in use"
+}
+
+# ---- FerretDB on PostgreSQL ---------------------------------------------------------------------
+
+REALSVC="$REAL/bin/realsvc"
+
+build_realsvc() {
+	# Rebuilt when its source is newer, so a changed probe is never stale.
+	if [ -x "$REALSVC" ] && [ "$REALSVC" -nt "$ROOT/tests/scripts/realsvc/main.go" ]; then return 0; fi
+	mkdir -p "$REAL/bin"
+	log "building FerretDB (embeddable package, postgresql handler) and the probes"
+	(cd "$ROOT/tests" && timed "build realsvc (FerretDB v1.24.2)" go build -o "$REALSVC" ./scripts/realsvc)
+}
+
+mongo_ready() { "$REALSVC" ping-mongo "mongodb://127.0.0.1:$MONGO_PORT/"; }
+
+up_ferretdb() {
+	build_realsvc
+	if mongo_ready 2>/dev/null; then log "ferretdb already up on $MONGO_PORT"; return 0; fi
+	mkdir -p "$REAL/ferretdb"
+	port_free "$MONGO_PORT" || die "port $MONGO_PORT is taken by something that is not FerretDB"
+	nohup "$REALSVC" ferretdb -listen "127.0.0.1:$MONGO_PORT" \
+		-postgresql-url "postgres://$PG_USER@127.0.0.1:$PG_PORT/ferretdb" \
+		>"$REAL/ferretdb/ferretdb.log" 2>&1 </dev/null &
+	echo $! >"$REAL/ferretdb/ferretdb.pid"
+	wait_for ferretdb "$REAL/ferretdb/ferretdb.log" "$REAL/ferretdb/ferretdb.pid" mongo_ready
+	log "ferretdb up on 127.0.0.1:$MONGO_PORT"
+}
+
+down_ferretdb() { stop_pid ferretdb "$REAL/ferretdb/ferretdb.pid" "$MONGO_PORT"; }
+
+# ---- Kafka (KRaft, from Maven Central) --------------------------------------------------------
+
+KDIR="$REAL/kafka"
+
+fetch_kafka() {
+	local stamp="$KDIR/libs/.kafka-$KAFKA_VERSION"
+	[ -f "$stamp" ] && return 0
+	command -v mvn >/dev/null || die "maven (mvn) is needed to fetch Kafka's jars"
+	command -v java >/dev/null || die "java is needed to run Kafka"
+	mkdir -p "$KDIR"
+	cat >"$KDIR/pom.xml" <<EOF
+<project xmlns="http://maven.apache.org/POM/4.0.0">
+  <modelVersion>4.0.0</modelVersion>
+  <groupId>dev.caas</groupId>
+  <artifactId>kafka-server-libs</artifactId>
+  <version>1</version>
+  <packaging>pom</packaging>
+  <dependencies>
+    <dependency>
+      <groupId>org.apache.kafka</groupId>
+      <artifactId>kafka_2.13</artifactId>
+      <version>$KAFKA_VERSION</version>
+    </dependency>
+    <!-- Kafka logs through SLF4J 1.7; without a binding its log would be empty. -->
+    <dependency>
+      <groupId>org.apache.logging.log4j</groupId>
+      <artifactId>log4j-slf4j-impl</artifactId>
+      <version>$LOG4J_VERSION</version>
+    </dependency>
+  </dependencies>
+</project>
+EOF
+	rm -rf "$KDIR/libs"
+	log "fetching org.apache.kafka:kafka_2.13:$KAFKA_VERSION and its runtime dependencies with Maven"
+	local start=$SECONDS
+	mvn -B -f "$KDIR/pom.xml" ${CAAS_REAL_MAVEN_REPO:+-Dmaven.repo.local="$CAAS_REAL_MAVEN_REPO"} \
+		dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$KDIR/libs" \
+		>"$KDIR/mvn.log" 2>&1 ||
+		{ tail -n 30 "$KDIR/mvn.log" >&2; die "fetching Kafka's jars failed: see $KDIR/mvn.log"; }
+	log "fetch kafka jars: $((SECONDS - start))s"
+	touch "$stamp"
+}
+
+kafka_java() {
+	java -Xms256m -Xmx768m -XX:+UseG1GC -Djava.awt.headless=true -Djava.net.preferIPv4Stack=true \
+		-Dlog4j2.configurationFile="$KDIR/log4j2.properties" -cp "$KDIR/libs/*" "$@"
+}
+
+write_kafka_config() {
+	cat >"$KDIR/server.properties" <<EOF
+process.roles=broker,controller
+node.id=1
+controller.quorum.voters=1@127.0.0.1:$KAFKA_CONTROLLER_PORT
+listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT,CONTROLLER://127.0.0.1:$KAFKA_CONTROLLER_PORT
+advertised.listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT
+controller.listener.names=CONTROLLER
+inter.broker.listener.name=PLAINTEXT
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+log.dirs=$KDIR/data
+num.partitions=$KAFKA_PARTITIONS
+auto.create.topics.enable=true
+default.replication.factor=1
+min.insync.replicas=1
+offsets.topic.replication.factor=1
+offsets.topic.num.partitions=3
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+share.coordinator.state.topic.replication.factor=1
+share.coordinator.state.topic.min.isr=1
+group.initial.rebalance.delay.ms=0
+log.flush.interval.messages=9223372036854775807
+EOF
+	cat >"$KDIR/log4j2.properties" <<'EOF'
+status = warn
+appender.out.type = Console
+appender.out.name = out
+appender.out.layout.type = PatternLayout
+appender.out.layout.pattern = [%d] %p %m (%c)%n
+rootLogger.level = warn
+rootLogger.appenderRef.out.ref = out
+logger.kafka.name = kafka
+logger.kafka.level = info
+logger.server.name = org.apache.kafka.server
+logger.server.level = info
+EOF
+}
+
+kafka_ready() { "$REALSVC" ping-kafka "127.0.0.1:$KAFKA_PORT"; }
+
+up_kafka() {
+	fetch_kafka
+	build_realsvc
+	if kafka_ready 2>/dev/null; then log "kafka already up on $KAFKA_PORT"; create_topics; return 0; fi
+	port_free "$KAFKA_PORT" || die "port $KAFKA_PORT is taken by something that is not Kafka"
+	port_free "$KAFKA_CONTROLLER_PORT" || die "port $KAFKA_CONTROLLER_PORT (Kafka's controller) is taken"
+	write_kafka_config
+	if [ ! -f "$KDIR/data/meta.properties" ]; then
+		local id
+		id="$(kafka_java kafka.tools.StorageTool random-uuid 2>>"$KDIR/format.log")"
+		kafka_java kafka.tools.StorageTool format -t "$id" -c "$KDIR/server.properties" \
+			>>"$KDIR/format.log" 2>&1 || { tail -n 20 "$KDIR/format.log" >&2; die "kafka storage format failed: see $KDIR/format.log"; }
+	fi
+	nohup java -Xms256m -Xmx768m -XX:+UseG1GC -Djava.awt.headless=true -Djava.net.preferIPv4Stack=true \
+		-Dlog4j2.configurationFile="$KDIR/log4j2.properties" -cp "$KDIR/libs/*" \
+		kafka.Kafka "$KDIR/server.properties" >"$KDIR/kafka.log" 2>&1 </dev/null &
+	echo $! >"$KDIR/kafka.pid"
+	wait_for kafka "$KDIR/kafka.log" "$KDIR/kafka.pid" kafka_ready
+	create_topics
+	log "kafka $KAFKA_VERSION up on 127.0.0.1:$KAFKA_PORT"
+}
+
+create_topics() {
+	# shellcheck disable=SC2086 # a space-separated list
+	"$REALSVC" create-topics "127.0.0.1:$KAFKA_PORT" "$KAFKA_PARTITIONS" $KAFKA_TOPICS ||
+		die "kafka: creating topics $KAFKA_TOPICS failed: see $KDIR/kafka.log"
+}
+
+down_kafka() { stop_pid kafka "$KDIR/kafka.pid" "$KAFKA_PORT"; port_free "$KAFKA_CONTROLLER_PORT" || log "WARNING: port $KAFKA_CONTROLLER_PORT (kafka controller) still in use"; }
+
+# ---- commands ---------------------------------------------------------------------------------
+
+print_env() {
+	echo "export MONGO_URI='mongodb://127.0.0.1:$MONGO_PORT/'"
+	echo "export REDIS_URL='redis://127.0.0.1:$REDIS_PORT/0'"
+	echo "export KAFKA_BROKERS='127.0.0.1:$KAFKA_PORT'"
+}
+
+case "${1:-}" in
+up)
+	mkdir -p "$REAL"
+	start=$SECONDS
+	timed "redis up" up_redis
+	timed "postgresql up" up_pg
+	timed "ferretdb up" up_ferretdb
+	timed "kafka up" up_kafka
+	log "all services up in $((SECONDS - start))s"
+	;;
+down)
+	# Reverse order: FerretDB needs PostgreSQL until it stops.
+	down_kafka
+	down_ferretdb
+	down_pg
+	down_redis
+	log "all services stopped"
+	;;
+env) print_env ;;
+clean)
+	# Stops everything and deletes the services' data; downloaded jars and built binaries stay.
+	down_kafka
+	down_ferretdb
+	down_pg
+	down_redis
+	rm -rf "$REAL/redis" "$REAL/pg" "$REAL/ferretdb" "$KDIR/data" "/tmp/caas-real-pg-$(id -u)-$PG_PORT"
+	log "data removed"
+	;;
+status)
+	build_realsvc
+	redis_ready && echo "redis: up" || echo "redis: down"
+	pg_bin >/dev/null && pg_ready && echo "postgresql: up" || echo "postgresql: down"
+	mongo_ready 2>/dev/null && echo "ferretdb: up" || echo "ferretdb: down"
+	kafka_ready 2>/dev/null && echo "kafka: up" || echo "kafka: down"
+	;;
+*)
+	echo "usage: $0 up|down|env|status|clean" >&2
+	exit 2
+	;;
+esac
