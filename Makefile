@@ -18,8 +18,10 @@ build:
 	$(GO) build -o bin/caas ./shared/cmd/caas
 	CGO_ENABLED=0 $(GO) build -tags lambda.norpc -o bin/functions/ ./functions/...
 
-## run: the whole platform with embedded backends on 127.0.0.1:3000
-run: build
+## run: the whole platform with embedded backends on 127.0.0.1:3000 (CAAS_HTTP_ADDR);
+## caas run builds the functions itself, for this machine
+run:
+	$(GO) build -o bin/caas ./shared/cmd/caas
 	./bin/caas run
 
 ## test: unit, conformance (embedded backends) and end-to-end tests

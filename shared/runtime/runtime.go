@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"caas.dev/shared/runtime/httpapi"
@@ -59,6 +60,9 @@ type Config struct {
 	Getenv      func(string) string
 	// StartBackends starts embedded backends; nil starts none.
 	StartBackends StartBackends
+
+	// reuseRunning makes Invoke use the backends of a `caas run` already up with StateDir.
+	reuseRunning bool
 	// OnReady, when set, is called with the base URL once the API serves.
 	OnReady func(url string)
 	// OnHost, when set, receives the function host once built. Tests use it.
@@ -165,16 +169,19 @@ func Run(ctx context.Context, cfg Config) (err error) {
 }
 
 // Invoke invokes one function once with event, as `sam local invoke` does, and returns its
-// response. A function error is returned as an error.
+// response. A function error is returned as an error. When a `caas run` with the same state
+// directory is up, Invoke uses its backends, so it reads and writes the same data.
 func Invoke(ctx context.Context, cfg Config, function string, event []byte) (_ []byte, err error) {
 	cfg = cfg.withDefaults()
+	cfg.reuseRunning = true
 	s, err := setup(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
 	defer func() { err = errors.Join(err, s.Close()) }()
 	if _, ok := s.tmpl.Functions[function]; !ok {
-		return nil, fmt.Errorf("invoke %s: no such function in %s", function, cfg.Template)
+		return nil, fmt.Errorf("invoke %s: no such function in %s; the functions are: %s",
+			function, cfg.Template, strings.Join(s.tmpl.FunctionNames(), ", "))
 	}
 	res, err := s.host.Invoke(ctx, function, event)
 	if err != nil {

@@ -9,10 +9,13 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"caas.dev/shared/runtime/lambdaapi"
 	"caas.dev/shared/runtime/template"
@@ -108,6 +111,9 @@ func (s *stack) startBackends(ctx context.Context) error {
 		RedisURL:     s.cfg.Getenv("REDIS_URL"),
 		KafkaBrokers: s.cfg.Getenv("KAFKA_BROKERS"),
 	}
+	if s.cfg.reuseRunning {
+		s.adoptRunning()
+	}
 	need := BackendNeeds{Mongo: s.backends.MongoURI == "", Redis: s.backends.RedisURL == "", Kafka: s.backends.KafkaBrokers == ""}
 	if s.cfg.StartBackends == nil || !(need.Mongo || need.Redis || need.Kafka) {
 		return nil
@@ -129,6 +135,45 @@ func (s *stack) startBackends(ctx context.Context) error {
 	return nil
 }
 
+// adoptRunning fills each unset backend address from the backends.json of a `caas run` that
+// is up with the same state directory, so `caas invoke` sees the same data as the running
+// platform (its embedded FerretDB holds a lock on the data directory, so a second one could
+// not open it anyway). An address whose port does not answer is left unset: the file of a
+// run that was killed is stale.
+func (s *stack) adoptRunning() {
+	data, err := os.ReadFile(filepath.Join(s.cfg.StateDir, "backends.json"))
+	if err != nil {
+		return
+	}
+	var running Backends
+	if json.Unmarshal(data, &running) != nil {
+		return
+	}
+	adopt := func(current *string, addr string) {
+		if *current == "" && addr != "" && answers(addr) {
+			*current = addr
+		}
+	}
+	adopt(&s.backends.MongoURI, running.MongoURI)
+	adopt(&s.backends.RedisURL, running.RedisURL)
+	adopt(&s.backends.KafkaBrokers, running.KafkaBrokers)
+}
+
+// answers reports whether the first host:port of a backend address accepts a connection.
+func answers(addr string) bool {
+	hostport := addr
+	if u, err := url.Parse(addr); err == nil && u.Host != "" {
+		hostport = u.Host
+	}
+	hostport, _, _ = strings.Cut(hostport, ",")
+	conn, err := net.DialTimeout("tcp", hostport, 500*time.Millisecond)
+	if err != nil {
+		return false
+	}
+	_ = conn.Close()
+	return true
+}
+
 // adminKey returns CAAS_ADMIN_KEY, else the stored key, else a new key it stores and shows once
 // on the terminal. The key never reaches the logs.
 func (s *stack) adminKey() (string, error) {
@@ -138,6 +183,7 @@ func (s *stack) adminKey() (string, error) {
 	path := filepath.Join(s.cfg.StateDir, "admin-key")
 	if b, err := os.ReadFile(path); err == nil {
 		if k := strings.TrimSpace(string(b)); k != "" {
+			fmt.Fprintf(s.cfg.Stdout, "admin key: stored in %s\n", path)
 			return k, nil
 		}
 	} else if !errors.Is(err, fs.ErrNotExist) {

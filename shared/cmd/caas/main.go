@@ -23,7 +23,9 @@ const usage = `caas runs the caas platform locally from template.yaml.
 
 Usage:
   caas run    [flags]                      serve the HTTP API on CAAS_HTTP_ADDR (127.0.0.1:3000)
-  caas invoke [flags] LogicalId -e FILE    invoke one function once; -e - reads the event from stdin
+  caas invoke [flags] LogicalId -e FILE    invoke one function once; -e - reads the event from stdin;
+                                           ${NAME} in the event is replaced by the variable NAME;
+                                           with a caas run up, it uses that run's backends
   caas help                                show this text
 
 Flags (both commands):
@@ -100,6 +102,11 @@ func invoke(ctx context.Context, args []string) error {
 	if err != nil {
 		return fmt.Errorf("read event: %w", err)
 	}
+	if event, err = expandEvent(event, eventLookup(cfg.StateDir)); err != nil {
+		return err
+	}
+	// Stdout carries the function's response alone, so it can be piped to a JSON tool.
+	cfg.Stdout = os.Stderr
 	out, err := runtime.Invoke(ctx, cfg, fs.Arg(0), event)
 	if err != nil {
 		return err
