@@ -5,58 +5,30 @@ package main
 
 import (
 	"context"
-	"errors"
-	"fmt"
-	"os"
-	"time"
 
-	"github.com/aws/aws-lambda-go/lambda"
-
+	"caas.dev/shared/boot"
 	"caas.dev/shared/clock"
-	"caas.dev/shared/edge"
 	"caas.dev/shared/identity"
-	"caas.dev/shared/mongo"
 )
 
-type config struct {
-	MongoURI string
-	Tokens   identity.TokenConfig
-}
+func main() { boot.Start("Authorizer", setup) }
 
-func loadConfig() (config, error) {
-	c := config{MongoURI: os.Getenv("MONGO_URI")}
-	if c.MongoURI == "" {
-		return c, errors.New("MONGO_URI is required")
-	}
-	tc, err := identity.TokenConfigFromEnv(os.Getenv)
+func setup(ctx context.Context, env *boot.Env) (any, error) {
+	tokens, err := env.Tokens()
 	if err != nil {
-		return c, fmt.Errorf("token config: %w", err)
+		return nil, err
 	}
-	c.Tokens = tc
-	return c, nil
-}
-
-func main() {
-	log := edge.NewLogger("Authorizer")
-	cfg, err := loadConfig()
+	db, err := env.Mongo(ctx)
 	if err != nil {
-		log.Error("bad configuration", "error", err.Error())
-		os.Exit(1)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	db, err := mongo.Open(ctx, cfg.MongoURI)
-	if err != nil {
-		log.Error("open mongo", "error", err.Error())
-		os.Exit(1)
+		return nil, err
 	}
 
 	keys := &identity.KeySet{Store: db.SigningKeys(), Clock: clock.System{}}
 	a := &identity.Authorizer{
-		Verifier: &identity.Verifier{Config: cfg.Tokens, Keys: keys, Clock: clock.System{}},
+		Verifier: &identity.Verifier{Config: tokens, Keys: keys, Clock: clock.System{}},
 		Users:    db.Users(),
 		Clock:    clock.System{},
-		Log:      log,
+		Log:      env.Log,
 	}
-	lambda.Start(a.Handle)
+	return a.Handle, nil
 }

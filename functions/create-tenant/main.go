@@ -5,11 +5,8 @@ package main
 import (
 	"context"
 	"errors"
-	"os"
-	"time"
 
-	"github.com/aws/aws-lambda-go/lambda"
-
+	"caas.dev/shared/boot"
 	"caas.dev/shared/clock"
 	"caas.dev/shared/edge"
 	"caas.dev/shared/ids"
@@ -17,40 +14,21 @@ import (
 	"caas.dev/shared/tenant"
 )
 
-type config struct {
-	MongoURI string
-	AdminKey string
-}
-
 // minAdminKeyLen matches the template's MinLength for the AdminKey parameter.
 const minAdminKeyLen = 32
 
-func loadConfig() (config, error) {
-	c := config{MongoURI: os.Getenv("MONGO_URI"), AdminKey: os.Getenv("CAAS_ADMIN_KEY")}
-	if c.MongoURI == "" {
-		return c, errors.New("MONGO_URI is required")
-	}
-	if len(c.AdminKey) < minAdminKeyLen {
-		return c, errors.New("CAAS_ADMIN_KEY must be at least 32 characters")
-	}
-	return c, nil
-}
+func main() { boot.HTTP("CreateTenant", setup) }
 
-func main() {
-	log := edge.NewLogger("CreateTenant")
-	cfg, err := loadConfig()
-	if err != nil {
-		log.Error("bad configuration", "error", err.Error())
-		os.Exit(1)
+func setup(ctx context.Context, env *boot.Env) (edge.HandlerFunc, error) {
+	adminKey := env.Getenv("CAAS_ADMIN_KEY")
+	if len(adminKey) < minAdminKeyLen {
+		return nil, errors.New("CAAS_ADMIN_KEY must be at least 32 characters")
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	db, err := mongo.Open(ctx, cfg.MongoURI)
+	db, err := env.Mongo(ctx)
 	if err != nil {
-		log.Error("open mongo", "error", err.Error())
-		os.Exit(1)
+		return nil, err
 	}
 
 	svc := &tenant.Service{Store: db.Tenants(), Keys: mongo.NewIdempotencyKeys(db), Clock: clock.System{}, IDs: ids.Random{}}
-	lambda.Start(edge.HTTP(log, tenant.CreateHandler(cfg.AdminKey, svc)))
+	return tenant.CreateHandler(adminKey, svc), nil
 }

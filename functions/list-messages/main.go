@@ -3,60 +3,18 @@ package main
 
 import (
 	"context"
-	"errors"
-	"os"
-	"time"
 
-	"github.com/aws/aws-lambda-go/lambda"
-
+	"caas.dev/shared/boot"
 	"caas.dev/shared/chat"
 	"caas.dev/shared/edge"
-	"caas.dev/shared/kafka"
-	"caas.dev/shared/mongo"
 )
 
-type config struct {
-	MongoURI      string
-	KafkaBrokers  string
-	MessagesTopic string
-}
+func main() { boot.HTTP("ListMessages", setup) }
 
-func loadConfig() (config, error) {
-	c := config{
-		MongoURI:      os.Getenv("MONGO_URI"),
-		KafkaBrokers:  os.Getenv("KAFKA_BROKERS"),
-		MessagesTopic: os.Getenv("CAAS_MESSAGES_TOPIC"),
-	}
-	if c.MongoURI == "" || c.KafkaBrokers == "" || c.MessagesTopic == "" {
-		return c, errors.New("MONGO_URI, KAFKA_BROKERS and CAAS_MESSAGES_TOPIC are required")
-	}
-	return c, nil
-}
-
-func main() {
-	log := edge.NewLogger("ListMessages")
-	cfg, err := loadConfig()
+func setup(ctx context.Context, env *boot.Env) (edge.HandlerFunc, error) {
+	deps, err := env.ChatDeps(ctx)
 	if err != nil {
-		log.Error("bad configuration", "error", err.Error())
-		os.Exit(1)
+		return nil, err
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	db, err := mongo.Open(ctx, cfg.MongoURI)
-	if err != nil {
-		log.Error("open mongo", "error", err.Error())
-		os.Exit(1)
-	}
-	pub, err := kafka.NewPublisher(cfg.KafkaBrokers, cfg.MessagesTopic)
-	if err != nil {
-		log.Error("open kafka publisher", "error", err.Error())
-		os.Exit(1)
-	}
-
-	svc := chat.NewService(chat.Deps{
-		Store:     mongo.NewChatStore(db),
-		Directory: mongo.NewUserDirectory(db),
-		Publisher: pub,
-	})
-	lambda.Start(edge.HTTP(log, chat.NewHandlers(svc).ListMessages))
+	return chat.NewHandlers(chat.NewService(deps)).ListMessages, nil
 }

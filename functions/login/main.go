@@ -4,19 +4,13 @@ package main
 
 import (
 	"context"
-	"errors"
-	"fmt"
-	"os"
 	"time"
 
-	"github.com/aws/aws-lambda-go/lambda"
-
+	"caas.dev/shared/boot"
 	"caas.dev/shared/clock"
 	"caas.dev/shared/edge"
 	"caas.dev/shared/identity"
 	"caas.dev/shared/ids"
-	"caas.dev/shared/mongo"
-	"caas.dev/shared/redis"
 )
 
 // Failed logins allowed per source IP and window before 429.
@@ -25,43 +19,20 @@ const (
 	failureWindow = time.Minute
 )
 
-type config struct {
-	MongoURI string
-	RedisURL string
-	Tokens   identity.TokenConfig
-}
+func main() { boot.HTTP("Login", setup) }
 
-func loadConfig() (config, error) {
-	c := config{MongoURI: os.Getenv("MONGO_URI"), RedisURL: os.Getenv("REDIS_URL")}
-	if c.MongoURI == "" || c.RedisURL == "" {
-		return c, errors.New("MONGO_URI and REDIS_URL are required")
-	}
-	tc, err := identity.TokenConfigFromEnv(os.Getenv)
+func setup(ctx context.Context, env *boot.Env) (edge.HandlerFunc, error) {
+	tokens, err := env.Tokens()
 	if err != nil {
-		return c, fmt.Errorf("token config: %w", err)
+		return nil, err
 	}
-	c.Tokens = tc
-	return c, nil
-}
-
-func main() {
-	log := edge.NewLogger("Login")
-	cfg, err := loadConfig()
+	db, err := env.Mongo(ctx)
 	if err != nil {
-		log.Error("bad configuration", "error", err.Error())
-		os.Exit(1)
+		return nil, err
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	db, err := mongo.Open(ctx, cfg.MongoURI)
+	rc, err := env.Redis()
 	if err != nil {
-		log.Error("open mongo", "error", err.Error())
-		os.Exit(1)
-	}
-	rc, err := redis.Open(cfg.RedisURL)
-	if err != nil {
-		log.Error("open redis", "error", err.Error())
-		os.Exit(1)
+		return nil, err
 	}
 
 	svc, err := identity.NewService(identity.Deps{
@@ -69,14 +40,13 @@ func main() {
 		Sessions: db.Sessions(),
 		Limiter:  rc.NewFailureLimiter("caas:login:failures:", failureLimit, failureWindow),
 		Keys:     &identity.ActiveKeyCache{Store: db.SigningKeys()},
-		Tokens:   &identity.Issuer{Config: cfg.Tokens, Clock: clock.System{}, IDs: ids.Random{}},
+		Tokens:   &identity.Issuer{Config: tokens, Clock: clock.System{}, IDs: ids.Random{}},
 		Argon2:   identity.DefaultArgon2,
 		Clock:    clock.System{},
 		IDs:      ids.Random{},
 	})
 	if err != nil {
-		log.Error("build service", "error", err.Error())
-		os.Exit(1)
+		return nil, err
 	}
-	lambda.Start(edge.HTTP(log, identity.LoginHandler(svc)))
+	return identity.LoginHandler(svc), nil
 }

@@ -1,72 +1,40 @@
-// Command publish-pending is the PublishPending function: every minute (an EventBridge schedule) it publishes to Kafka the messages whose publication failed in their request, oldest first, so no stored message is left out of the event stream.
+// Command publish-pending is the PublishPending function: every minute (an EventBridge
+// schedule) it publishes to Kafka the messages whose publication failed in their request,
+// oldest first, so no stored message is left out of the event stream. It answers how many it
+// published.
 package main
 
 import (
 	"context"
-	"errors"
-	"os"
-	"time"
 
 	"github.com/aws/aws-lambda-go/events"
-	"github.com/aws/aws-lambda-go/lambda"
 
+	"caas.dev/shared/boot"
 	"caas.dev/shared/chat"
-	"caas.dev/shared/edge"
-	"caas.dev/shared/kafka"
-	"caas.dev/shared/mongo"
 )
 
-type config struct {
-	MongoURI      string
-	KafkaBrokers  string
-	MessagesTopic string
+// result is the function's answer: how many pending messages this run published.
+type result struct {
+	Published int `json:"published"`
 }
 
-func loadConfig() (config, error) {
-	c := config{
-		MongoURI:      os.Getenv("MONGO_URI"),
-		KafkaBrokers:  os.Getenv("KAFKA_BROKERS"),
-		MessagesTopic: os.Getenv("CAAS_MESSAGES_TOPIC"),
-	}
-	if c.MongoURI == "" || c.KafkaBrokers == "" || c.MessagesTopic == "" {
-		return c, errors.New("MONGO_URI, KAFKA_BROKERS and CAAS_MESSAGES_TOPIC are required")
-	}
-	return c, nil
-}
+func main() { boot.Start("PublishPending", setup) }
 
-func main() {
-	log := edge.NewLogger("PublishPending")
-	cfg, err := loadConfig()
+func setup(ctx context.Context, env *boot.Env) (any, error) {
+	deps, err := env.ChatDeps(ctx)
 	if err != nil {
-		log.Error("bad configuration", "error", err.Error())
-		os.Exit(1)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	db, err := mongo.Open(ctx, cfg.MongoURI)
-	if err != nil {
-		log.Error("open mongo", "error", err.Error())
-		os.Exit(1)
-	}
-	pub, err := kafka.NewPublisher(cfg.KafkaBrokers, cfg.MessagesTopic)
-	if err != nil {
-		log.Error("open kafka publisher", "error", err.Error())
-		os.Exit(1)
+		return nil, err
 	}
 
-	svc := chat.NewService(chat.Deps{
-		Store:     mongo.NewChatStore(db),
-		Directory: mongo.NewUserDirectory(db),
-		Publisher: pub,
-	})
-	lambda.Start(func(ctx context.Context, ev events.EventBridgeEvent) error {
+	svc := chat.NewService(deps)
+	return func(ctx context.Context, ev events.EventBridgeEvent) (result, error) {
 		n, err := svc.PublishPending(ctx)
 		if err != nil {
 			// Returning the error marks the run failed; the next run starts over where this stopped.
-			log.ErrorContext(ctx, "publish pending messages", "published", n, "error", err.Error())
-			return err
+			env.Log.ErrorContext(ctx, "publish pending messages", "published", n, "error", err.Error())
+			return result{Published: n}, err
 		}
-		log.InfoContext(ctx, "published pending messages", "published", n, "event_id", ev.ID)
-		return nil
-	})
+		env.Log.InfoContext(ctx, "published pending messages", "published", n, "event_id", ev.ID)
+		return result{Published: n}, nil
+	}, nil
 }

@@ -4,54 +4,31 @@ package main
 
 import (
 	"context"
-	"errors"
-	"os"
-	"time"
 
-	"github.com/aws/aws-lambda-go/lambda"
-
+	"caas.dev/shared/boot"
 	"caas.dev/shared/edge"
-	"caas.dev/shared/mongo"
 	"caas.dev/shared/readiness"
-	"caas.dev/shared/redis"
 )
 
-type config struct {
-	MongoURI, RedisURL, KafkaBrokers string
-}
+func main() { boot.HTTP("Ready", setup) }
 
-func loadConfig() (config, error) {
-	c := config{MongoURI: os.Getenv("MONGO_URI"), RedisURL: os.Getenv("REDIS_URL"), KafkaBrokers: os.Getenv("KAFKA_BROKERS")}
-	if c.MongoURI == "" || c.RedisURL == "" || c.KafkaBrokers == "" {
-		return c, errors.New("MONGO_URI, REDIS_URL and KAFKA_BROKERS are required")
-	}
-	return c, nil
-}
-
-func main() {
-	log := edge.NewLogger("Ready")
-	cfg, err := loadConfig()
+func setup(ctx context.Context, env *boot.Env) (edge.HandlerFunc, error) {
+	brokers, err := env.KafkaBrokers()
 	if err != nil {
-		log.Error("bad configuration", "error", err.Error())
-		os.Exit(1)
+		return nil, err
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	db, err := mongo.Open(ctx, cfg.MongoURI)
+	db, err := env.Mongo(ctx)
 	if err != nil {
-		log.Error("open mongo", "error", err.Error())
-		os.Exit(1)
+		return nil, err
 	}
-	rc, err := redis.Open(cfg.RedisURL)
+	rc, err := env.Redis()
 	if err != nil {
-		log.Error("open redis", "error", err.Error())
-		os.Exit(1)
+		return nil, err
 	}
 
-	h := readiness.ReadyHandler(
+	return readiness.ReadyHandler(
 		readiness.Check{Name: "mongo", Probe: db.Ping},
 		readiness.Check{Name: "redis", Probe: rc.Ping},
-		readiness.Check{Name: "kafka", Probe: readiness.KafkaProbe(cfg.KafkaBrokers)},
-	)
-	lambda.Start(edge.HTTP(log, h))
+		readiness.Check{Name: "kafka", Probe: readiness.KafkaProbe(brokers)},
+	), nil
 }
