@@ -20,6 +20,7 @@ import (
 
 	"caas.dev/shared/runtime/httpapi"
 	"caas.dev/shared/runtime/lambdaapi"
+	"caas.dev/shared/runtime/wsapi"
 )
 
 // DefaultAddr is where the HTTP API listens unless CAAS_HTTP_ADDR says otherwise.
@@ -53,6 +54,7 @@ type Config struct {
 	NoBuild     bool   // take binaries from BinDir instead of building
 	BinDir      string // bin/functions, relative to the template's directory
 	Addr        string // CAAS_HTTP_ADDR, else DefaultAddr
+	WSAddr      string // the WebSocket API's: CAAS_WS_ADDR, else wsapi.DefaultAddr
 
 	Logger      *slog.Logger // JSON to stderr
 	FunctionLog io.Writer    // where function output goes; stderr
@@ -65,6 +67,8 @@ type Config struct {
 	reuseRunning bool
 	// OnReady, when set, is called with the base URL once the API serves.
 	OnReady func(url string)
+	// OnWebSocket, when set, is called with the WebSocket API's URL once it serves.
+	OnWebSocket func(url string)
 	// OnHost, when set, receives the function host once built. Tests use it.
 	OnHost func(*lambdaapi.Host)
 }
@@ -87,6 +91,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Addr == "" {
 		c.Addr = DefaultAddr
+	}
+	if c.WSAddr == "" {
+		c.WSAddr = c.Getenv("CAAS_WS_ADDR")
+	}
+	if c.WSAddr == "" {
+		c.WSAddr = wsapi.DefaultAddr
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.NewJSONHandler(os.Stderr, nil))
@@ -140,6 +150,28 @@ func Run(ctx context.Context, cfg Config) (err error) {
 			return fmt.Errorf("run %s: %w", MigrateFunction, err)
 		}
 	}
+	// Joined before the ready line, so a LATEST trigger misses nothing produced after it.
+	triggers, err := startKafkaTriggers(ctx, s.tmpl, s.backends.KafkaBrokers, s.host, cfg.Getenv, cfg.Logger)
+	if err != nil {
+		ln.Close()
+		return fmt.Errorf("kafka triggers: %w", err)
+	}
+	defer func() { // after a serve error; a no-op after shutdown
+		stopCtx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+		defer cancel()
+		triggers.stop(stopCtx)
+	}()
+
+	wsAPI, err := startWebSocket(s)
+	if err != nil {
+		ln.Close()
+		return fmt.Errorf("WebSocket API: %w", err)
+	}
+	defer func() { // after a serve error; a no-op after shutdown
+		stopCtx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+		defer cancel()
+		_ = wsAPI.stop(stopCtx)
+	}()
 
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
@@ -164,7 +196,11 @@ func Run(ctx context.Context, cfg Config) (err error) {
 	if err := srv.Shutdown(shutdownCtx); err != nil {
 		cfg.Logger.Warn("requests still in flight at shutdown", "error", err)
 	}
+	if err := wsAPI.stop(shutdownCtx); err != nil {
+		cfg.Logger.Warn("WebSocket connections still closing at shutdown", "error", err)
+	}
 	sched.stop(shutdownCtx)
+	triggers.stop(shutdownCtx)
 	return nil
 }
 

@@ -19,6 +19,7 @@ import (
 
 	"caas.dev/shared/runtime/lambdaapi"
 	"caas.dev/shared/runtime/template"
+	"caas.dev/shared/runtime/wsapi"
 )
 
 // stack is everything a run or an invoke holds: backends, the template and the function host.
@@ -28,11 +29,15 @@ type stack struct {
 	closer   io.Closer
 	tmpl     *template.Template
 	host     *lambdaapi.Host
+	wsLn     net.Listener // the WebSocket API's, open from setup until Run serves it
 }
 
 // Close stops the function processes, then the backends.
 func (s *stack) Close() error {
 	var errs []error
+	if s.wsLn != nil {
+		_ = s.wsLn.Close() // already closed once served
+	}
 	if s.host != nil {
 		errs = append(errs, s.host.Close())
 	}
@@ -86,6 +91,11 @@ func setup(ctx context.Context, cfg Config) (_ *stack, err error) {
 		return nil, err
 	}
 
+	wsAddr, err := s.listenWebSocket()
+	if err != nil {
+		return nil, err
+	}
+
 	s.host = lambdaapi.NewHost(cfg.Logger, cfg.FunctionLog)
 	for _, name := range s.tmpl.FunctionNames() {
 		fn := s.tmpl.Functions[name]
@@ -95,6 +105,7 @@ func setup(ctx context.Context, cfg Config) (_ *stack, err error) {
 				env[k] = v
 			}
 		}
+		wsapi.RewriteEndpoints(env, s.tmpl.WebSocketAPIs, wsAddr)
 		envVars.apply(name, env)
 		s.host.Add(lambdaapi.FunctionConfig{
 			Name: name, Bootstrap: bins[name], Env: env, Timeout: fn.Timeout,

@@ -40,9 +40,24 @@ unset gets an embedded server (FerretDB on SQLite, miniredis, kfake) with data u
 directory. The admin key is CAAS_ADMIN_KEY, else the one stored in the state directory, else a new
 one, shown once.
 
+WebSocket API: caas run serves the template's AWS::ApiGatewayV2 WebSocket API on CAAS_WS_ADDR
+(127.0.0.1:3001) at ws://ADDR/STAGE, with its management API (POST, GET, DELETE
+/@connections/ID; SigV4 signatures are accepted unchecked). Environment values naming the API's
+AWS endpoint are pointed at it. API Gateway's limits hold: 32 KB frames, 128 KB messages, 10
+minutes idle (CAAS_WS_IDLE) and 2 hours per connection (CAAS_WS_MAX_AGE), as Go durations.
+
 Schedules: caas run fires the Schedule and ScheduleV2 events of the template as EventBridge does
 (rate and cron expressions; cron in UTC or the ScheduleExpressionTimezone). CAAS_SCHEDULES=off
 turns the firing off; the expressions are still checked.
+
+Kafka triggers: caas run consumes the SelfManagedKafka and MSK events of the template from
+KAFKA_BROKERS (the template's KafkaBootstrapServers and Stream are not dialled), one consumer
+group each (ConsumerGroupId, else an id derived from function and event), and invokes the function
+with events.KafkaEvent batches (BatchSize, MaximumBatchingWindowInSeconds). A failed batch is
+invoked again, the same records, after a backoff doubling from 1 s to 30 s; offsets are committed
+only after success, so records may be delivered twice, never lost. Every group has joined, and a
+LATEST position is fixed and committed, before the ready line: what is produced after it is
+delivered. CAAS_KAFKA_TRIGGERS=off starts no consumer.
 `
 
 // messagesTopic is seeded in the embedded Kafka so consumers can join before the first message.

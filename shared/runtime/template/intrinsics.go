@@ -18,6 +18,9 @@ const (
 type resolver struct {
 	params    map[string]string
 	resources map[string]string // logical id -> type
+	conds     *conditionSet
+	// physical holds what Ref answers for resources whose id is not their logical id.
+	physical map[string]string
 }
 
 func (r *resolver) ref(name string) (string, error) {
@@ -38,6 +41,9 @@ func (r *resolver) ref(name string) (string, error) {
 	if v, ok := r.params[name]; ok {
 		return v, nil
 	}
+	if v, ok := r.physical[name]; ok {
+		return v, nil
+	}
 	if _, ok := r.resources[name]; ok {
 		// Locally a resource's physical id is its logical id.
 		return name, nil
@@ -53,6 +59,10 @@ func (r *resolver) getAtt(res, attr string) (string, error) {
 	switch {
 	case attr == "Arn" && typ == typeFunction:
 		return FunctionARN(res), nil
+	case attr == "ApiEndpoint" && typ == typeV2API:
+		return "wss://" + r.physical[res] + ".execute-api." + Region + ".amazonaws.com", nil
+	case attr == "ApiId" && typ == typeV2API:
+		return r.physical[res], nil
 	case attr == "Arn":
 		return fmt.Sprintf("arn:aws:%s:%s:%s:%s", strings.ToLower(typ), Region, AccountID, res), nil
 	default:
@@ -71,19 +81,24 @@ var subVar = regexp.MustCompile(`\$\{([^}]*)\}`)
 func (r *resolver) resolve(v any) (any, error) {
 	switch v := v.(type) {
 	case []any:
-		out := make([]any, len(v))
-		for i, e := range v {
+		out := make([]any, 0, len(v))
+		for _, e := range v {
 			x, err := r.resolve(e)
 			if err != nil {
 				return nil, err
 			}
-			out[i] = x
+			if _, drop := x.(noValue); !drop {
+				out = append(out, x)
+			}
 		}
 		return out, nil
 	case map[string]any:
 		if len(v) == 1 {
 			for k, arg := range v {
 				if k == "Ref" || strings.HasPrefix(k, "Fn::") {
+					return r.intrinsic(k, arg)
+				}
+				if _, named := arg.(string); k == "Condition" && named {
 					return r.intrinsic(k, arg)
 				}
 			}
@@ -94,7 +109,9 @@ func (r *resolver) resolve(v any) (any, error) {
 			if err != nil {
 				return nil, fmt.Errorf("%s: %w", k, err)
 			}
-			out[k] = x
+			if _, drop := x.(noValue); !drop {
+				out[k] = x
+			}
 		}
 		return out, nil
 	default:
@@ -108,6 +125,9 @@ func (r *resolver) intrinsic(name string, arg any) (any, error) {
 		s, ok := arg.(string)
 		if !ok {
 			return nil, fmt.Errorf("Ref: want a name, got %T", arg)
+		}
+		if s == "AWS::NoValue" {
+			return noValue{}, nil
 		}
 		return r.ref(s)
 	case "Fn::GetAtt":
@@ -155,6 +175,9 @@ func (r *resolver) intrinsic(name string, arg any) (any, error) {
 		}
 		return items[i], nil
 	default:
+		if v, ok, err := r.conditionIntrinsic(name, arg); ok {
+			return v, err
+		}
 		return nil, fmt.Errorf("%s is not supported by the local runtime", name)
 	}
 }

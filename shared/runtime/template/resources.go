@@ -151,6 +151,12 @@ func parseEvent(r *resolver, fn *Function, name string, raw any) error {
 			s.Input = in
 		}
 		fn.Schedules = append(fn.Schedules, s)
+	case KafkaSelfManaged, KafkaMSK:
+		k, err := parseKafkaEvent(fn.Name, name, typ, props)
+		if err != nil {
+			return err
+		}
+		fn.KafkaEvents = append(fn.KafkaEvents, k)
 	case "":
 		return fmt.Errorf("Type: missing")
 	default:

@@ -1,7 +1,9 @@
 // Package template reads an AWS SAM template into what the local runtime needs: functions with
-// their resolved environment, HTTP API routes, authorizers, CORS and schedules. Intrinsic
-// functions (Ref, Fn::Sub, Fn::GetAtt, Fn::Join, Fn::Select) are evaluated against parameter
-// values and the pseudo parameters of a local account.
+// their resolved environment, HTTP API routes, authorizers, CORS, schedules and the WebSocket
+// API (AWS::ApiGatewayV2 resources). Intrinsic functions (Ref, Fn::Sub, Fn::GetAtt, Fn::Join,
+// Fn::Select, Fn::Split, Fn::If with the Conditions section, Fn::Equals, Fn::Not, Fn::And,
+// Fn::Or, Condition) are evaluated against parameter values and the pseudo parameters of a local
+// account; AWS::NoValue removes the key or element holding it.
 package template
 
 import (
@@ -32,6 +34,8 @@ type Template struct {
 	Functions map[string]*Function
 	// HTTPAPIs maps logical ids to HTTP APIs, including the implicit one when used.
 	HTTPAPIs map[string]*HTTPAPI
+	// WebSocketAPIs maps logical ids to the AWS::ApiGatewayV2 WebSocket APIs.
+	WebSocketAPIs map[string]*WebSocketAPI
 }
 
 // FunctionNames returns the logical ids of the functions in sorted order.
@@ -52,6 +56,8 @@ type Function struct {
 	Environment         map[string]string
 	HTTPEvents          []HTTPEvent
 	Schedules           []Schedule
+	// KafkaEvents are the SelfManagedKafka and MSK event sources.
+	KafkaEvents []KafkaEvent
 }
 
 // HTTPEvent is an HttpApi event source: one route of an HTTP API.
@@ -129,7 +135,11 @@ func Parse(data []byte, overrides map[string]string) (*Template, error) {
 		return nil, fmt.Errorf("Resources: missing or not a mapping")
 	}
 
-	r := &resolver{params: params, resources: map[string]string{}}
+	conds, err := parseConditions(doc)
+	if err != nil {
+		return nil, err
+	}
+	r := &resolver{params: params, resources: map[string]string{}, conds: conds, physical: map[string]string{}}
 	for name, raw := range resources {
 		res, ok := raw.(map[string]any)
 		if !ok {
@@ -140,6 +150,12 @@ func Parse(data []byte, overrides map[string]string) (*Template, error) {
 			return nil, fmt.Errorf("resource %s: Type: missing", name)
 		}
 		r.resources[name] = typ
+	}
+	if err := r.dropConditional(resources); err != nil {
+		return nil, err
+	}
+	if err := r.physicalIDs(resources); err != nil {
+		return nil, err
 	}
 
 	var globalFn map[string]any
@@ -172,6 +188,9 @@ func Parse(data []byte, overrides map[string]string) (*Template, error) {
 			}
 			t.HTTPAPIs[name] = api
 		}
+	}
+	if t.WebSocketAPIs, err = parseWebSockets(r, resources, t.Functions); err != nil {
+		return nil, err
 	}
 	if err := t.check(); err != nil {
 		return nil, err
