@@ -56,6 +56,11 @@ var (
 		"this client_msg_id was already used for a different message")
 	// ErrInvalidCursor is returned for a cursor this service did not issue.
 	ErrInvalidCursor = fault.New(fault.Invalid, "invalid_cursor", "the cursor is not valid")
+	// ErrMessageNotFound is returned for an unknown or ill-formed message id and for another
+	// tenant's message.
+	ErrMessageNotFound = fault.New(fault.NotFound, "message_not_found", "the message does not exist")
+	// ErrInvalidReadSeq is returned when a read position is negative.
+	ErrInvalidReadSeq = fault.New(fault.Invalid, "invalid_seq", "seq must be an integer of at least 0")
 )
 
 // Store keeps conversations, memberships and messages. Every method is scoped to one tenant
@@ -102,6 +107,23 @@ type Store interface {
 	// Unpublished returns up to limit messages of any tenant not yet published and created
 	// before the given time, oldest first.
 	Unpublished(ctx context.Context, createdBefore time.Time, limit int) ([]Message, error)
+
+	// Message returns the tenant's message with the id, or ErrMessageNotFound.
+	Message(ctx context.Context, tenantID, messageID string) (Message, error)
+
+	// Members returns the members of the tenant's conversation, or ErrConversationNotFound.
+	Members(ctx context.Context, tenantID, conversationID string) ([]string, error)
+
+	// MarkRead raises userID's read position in the conversation to at least seq; it never
+	// lowers it, also under concurrent callers. The caller checks membership and clamps seq to
+	// the conversation's last seq.
+	MarkRead(ctx context.Context, tenantID, conversationID, userID string, seq int64) error
+
+	// Activity returns, for each of conversationIDs, its last message's seq and time and
+	// userID's read position in it. The caller passes only conversations userID is a member
+	// of. Conversations without a message have LastSeq 0 and a zero LastMessageAt. At most
+	// MaxConversationLimit ids are asked at once.
+	Activity(ctx context.Context, tenantID, userID string, conversationIDs []string) (map[string]Activity, error)
 }
 
 // MessageRange selects a slice of a conversation's messages for Store.ListMessages.

@@ -26,6 +26,23 @@ type conversationJSON struct {
 	CreatedAt string   `json:"created_at"`
 }
 
+// conversationItemJSON is a conversation as the caller's list shows it: with where it stands
+// for the caller. LastMessageAt is omitted while the conversation has no message.
+type conversationItemJSON struct {
+	conversationJSON
+	LastSeq       int64  `json:"last_seq"`
+	LastMessageAt string `json:"last_message_at,omitempty"`
+	UnreadCount   int64  `json:"unread_count"`
+}
+
+func toConversationItemJSON(c Conversation, a Activity) conversationItemJSON {
+	item := conversationItemJSON{conversationJSON: toConversationJSON(c), LastSeq: a.LastSeq, UnreadCount: a.Unread()}
+	if !a.LastMessageAt.IsZero() {
+		item.LastMessageAt = FormatTime(a.LastMessageAt)
+	}
+	return item
+}
+
 func toConversationJSON(c Conversation) conversationJSON {
 	return conversationJSON{
 		ID:        c.ID,
@@ -111,9 +128,9 @@ func (h *Handlers) ListConversations(ctx context.Context, req *edge.Request) (*e
 	if err != nil {
 		return nil, err
 	}
-	out := pageJSON[conversationJSON]{Items: make([]conversationJSON, len(page.Items)), NextCursor: page.NextCursor}
+	out := pageJSON[conversationItemJSON]{Items: make([]conversationItemJSON, len(page.Items)), NextCursor: page.NextCursor}
 	for i, c := range page.Items {
-		out.Items[i] = toConversationJSON(c)
+		out.Items[i] = toConversationItemJSON(c, page.Activity[c.ID])
 	}
 	return edge.JSON(http.StatusOK, out)
 }

@@ -115,11 +115,47 @@ func TestHandlersContract(t *testing.T) {
 	if status != 200 || len(items) != 1 || page["next_cursor"] == "" {
 		t.Errorf("list conversations limit 1 = %d %v, want one item and a cursor", status, page)
 	}
+	// Bob sent the one message: alice has it unread, bob has read his own.
+	group := listed(t, h, f.alice, convID)
+	if group["last_seq"] != 1.0 || group["unread_count"] != 1.0 || group["last_message_at"] != msg["created_at"] {
+		t.Errorf("alice's group item = %v, want last_seq 1, unread_count 1, last_message_at %v", group, msg["created_at"])
+	}
+	if bobs := listed(t, h, f.bob, convID); bobs["unread_count"] != 0.0 || bobs["last_seq"] != 1.0 {
+		t.Errorf("bob's group item = %v, want last_seq 1, unread_count 0", bobs)
+	}
 	status, page = call(t, h.ListMessages, "ten_a", f.alice, "", path, none)
 	items, _ = page["items"].([]any)
 	if status != 200 || len(items) != 1 || page["next_cursor"] != "" {
 		t.Errorf("list messages = %d %v, want the one message and no cursor", status, page)
 	}
+	if group := listed(t, h, f.alice, convID); group["unread_count"] != 0.0 || group["last_seq"] != 1.0 {
+		t.Errorf("alice's group item after reading = %v, want unread_count 0", group)
+	}
+	_, page = call(t, h.ListConversations, "ten_a", f.alice, "", none, none)
+	items, _ = page["items"].([]any)
+	for _, it := range items {
+		c := it.(map[string]any)
+		if c["id"] == convID {
+			continue
+		}
+		if _, ok := c["last_message_at"]; ok || c["last_seq"] != 0.0 || c["unread_count"] != 0.0 {
+			t.Errorf("conversation without messages listed as %v, want last_seq 0, unread_count 0, no last_message_at", c)
+		}
+	}
+}
+
+// listed returns the item of conversation convID in userID's conversation list.
+func listed(t *testing.T, h *chat.Handlers, userID, convID string) map[string]any {
+	t.Helper()
+	status, page := call(t, h.ListConversations, "ten_a", userID, "", nil, nil)
+	items, _ := page["items"].([]any)
+	for _, it := range items {
+		if c, _ := it.(map[string]any); c["id"] == convID {
+			return c
+		}
+	}
+	t.Fatalf("conversation %s not in %s's list (%d): %v", convID, userID, status, page)
+	return nil
 }
 
 // postConversation runs POST /v1/conversations behind the real edge for alice of ten_a, with

@@ -117,5 +117,15 @@ func (s *Service) ListMessages(ctx context.Context, tenantID, userID, conversati
 			page.NextCursor = encodeMessageCursor(conversationID, false, page.Items[0].Seq)
 		}
 	}
+	if n := len(page.Items); n > 0 {
+		// Reading a page is reading its messages. The page is served even when the position
+		// cannot be stored: the reader has the messages, and the next read or MarkRead
+		// moves the position on.
+		last := page.Items[n-1].Seq
+		if err := s.store.MarkRead(ctx, tenantID, conversationID, userID, last); err != nil {
+			edge.Logger(ctx).WarnContext(ctx, "messages listed but the read position was not stored",
+				"conversation_id", conversationID, "seq", last, "error", err.Error())
+		}
+	}
 	return page, nil
 }

@@ -129,9 +129,11 @@ func (s *Service) CreateConversation(ctx context.Context, tenantID, callerID str
 	return conv, true, nil
 }
 
-// ConversationPage is one page of a caller's conversations, newest first.
+// ConversationPage is one page of a caller's conversations, newest first. Activity holds where
+// each listed conversation stands for the caller, by conversation id.
 type ConversationPage struct {
 	Items      []Conversation
+	Activity   map[string]Activity
 	NextCursor string
 }
 
@@ -153,6 +155,13 @@ func (s *Service) ListConversations(ctx context.Context, tenantID, userID, curso
 	if len(items) > limit {
 		page.Items = items[:limit]
 		page.NextCursor = encodeConversationCursor(page.Items[limit-1].ID)
+	}
+	convIDs := make([]string, len(page.Items))
+	for i, c := range page.Items {
+		convIDs[i] = c.ID
+	}
+	if page.Activity, err = s.store.Activity(ctx, tenantID, userID, convIDs); err != nil {
+		return ConversationPage{}, fmt.Errorf("read conversation activity: %w", err)
 	}
 	return page, nil
 }
@@ -182,6 +191,13 @@ func (s *Service) SendMessage(ctx context.Context, tenantID, senderID, conversat
 		return Message{}, false, fmt.Errorf("store message: %w", err)
 	}
 
+	if created {
+		// A sender has read what it sent: its own messages never count as unread for it.
+		if err := s.store.MarkRead(ctx, tenantID, conversationID, senderID, m.Seq); err != nil {
+			edge.Logger(ctx).WarnContext(ctx, "message stored but the sender's read position was not",
+				"message_id", m.ID, "conversation_id", m.ConversationID, "error", err.Error())
+		}
+	}
 	if !m.Published {
 		if err := s.publish(ctx, []Message{m}); err != nil {
 			edge.Logger(ctx).WarnContext(ctx, "message stored but not published; the sweeper will retry",

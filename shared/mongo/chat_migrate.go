@@ -17,14 +17,16 @@ const (
 	directPairsColl   = "direct_pairs"
 	messagesColl      = "messages"
 	messageKeysColl   = "message_keys"
+	readMarksColl     = "read_marks"
 )
 
 // namespaceExists is the server's error code for creating a collection that exists.
 const namespaceExists = 48
 
-// migrateChat creates the conversation, member and message collections and indexes. The unique
-// indexes are load-bearing: the direct pair, the message key and the (conversation, seq) pair
-// are claimed by inserting into them, because updates are not atomic on FerretDB v1.
+// migrateChat creates the conversation, member, message and read mark collections and indexes.
+// The unique indexes are load-bearing: the direct pair, the message key, the (conversation,
+// seq) pair and the read mark are claimed by inserting into them, because updates are not
+// atomic on FerretDB v1.
 func (c *Client) migrateChat(ctx context.Context) error {
 	db := c.platform
 	steps := []struct {
@@ -41,6 +43,9 @@ func (c *Client) migrateChat(ctx context.Context) error {
 		// direct_pairs and message_keys are unique by _id alone; they need no other index.
 		{directPairsColl, nil},
 		{messageKeysColl, nil},
+		{readMarksColl, []mongo.IndexModel{
+			{Keys: bson.D{{Key: "tenant_id", Value: 1}, {Key: "user_id", Value: 1}, {Key: "conversation_id", Value: 1}, {Key: "seq", Value: -1}}},
+		}},
 		{messagesColl, []mongo.IndexModel{
 			{
 				Keys:    bson.D{{Key: "conversation_id", Value: 1}, {Key: "seq", Value: 1}},

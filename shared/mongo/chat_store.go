@@ -14,7 +14,7 @@ import (
 	"caas.dev/shared/chat"
 )
 
-// ChatStore implements chat.Store. Conversations, memberships and messages live in
+// ChatStore implements chat.Store. Conversations, memberships, messages and read marks live in
 // caas_platform; every query names the tenant, except the sweeper's Unpublished.
 type ChatStore struct {
 	conversations *mongo.Collection
@@ -22,6 +22,7 @@ type ChatStore struct {
 	pairs         *mongo.Collection
 	messages      *mongo.Collection
 	keys          *mongo.Collection
+	marks         *mongo.Collection
 	seqs          *seqHints
 }
 
@@ -35,6 +36,7 @@ func NewChatStore(c *Client) *ChatStore {
 		pairs:         c.platform.Collection(directPairsColl),
 		messages:      c.platform.Collection(messagesColl),
 		keys:          c.platform.Collection(messageKeysColl),
+		marks:         c.platform.Collection(readMarksColl),
 		seqs:          &seqHints{},
 	}
 }

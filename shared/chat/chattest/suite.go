@@ -33,6 +33,10 @@ func RunStoreSuite(t *testing.T, newStore NewStore) {
 		{"ListMessagesRanges", testListMessagesRanges},
 		{"ServicePagesMessagesBothWays", testServicePages},
 		{"PublishedFlag", testPublishedFlag},
+		{"MarkReadForwardClampedMembersOnly", testMarkRead},
+		{"MarkReadMonotonicUnderRace", testMarkReadRace},
+		{"UnreadCountsFollowSendsAndReads", testUnreadCounts},
+		{"SystemReadsScopedToTenant", testSystemReads},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
