@@ -94,3 +94,24 @@ build-DefaultRoute:
 
 build-PublishPending:
 	$(call lambda_build,publish-pending)
+build-WsAuthorizer:
+	$(call lambda_build,ws-authorizer)
+
+build-WsConnect:
+	$(call lambda_build,ws-connect)
+
+build-WsDisconnect:
+	$(call lambda_build,ws-disconnect)
+
+build-WsDefault:
+	$(call lambda_build,ws-default)
+
+build-MessageFanout:
+	$(call lambda_build,message-fanout)
+
+build-GetPresence:
+	$(call lambda_build,get-presence)
+
+build-MarkRead:
+	$(call lambda_build,mark-read)
+

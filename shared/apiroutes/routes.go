@@ -26,6 +26,8 @@ var All = []Route{
 	{"GET", "/v1/conversations"},
 	{"POST", "/v1/conversations/{id}/messages"},
 	{"GET", "/v1/conversations/{id}/messages"},
+	{"GET", "/v1/conversations/{id}/presence"},
+	{"POST", "/v1/conversations/{id}/read"},
 	{"GET", "/health"},
 	{"GET", "/ready"},
 }

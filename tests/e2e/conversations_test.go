@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -202,6 +203,61 @@ func TestConversations(t *testing.T) {
 			}
 		}
 	})
+}
+
+func TestConversationUnreadCounts(t *testing.T) {
+	w := getWorld(t)
+	c := api()
+	// A conversation of its own, so no other test's messages change the counts.
+	convID := createConversation(t, c, w.alice, "group", "Unread "+suffix, w.bob.id)
+
+	item := listedConversation(t, c, w.alice, convID)
+	if item == nil {
+		return
+	}
+	if _, ok := item["last_message_at"]; ok || item["last_seq"] != 0.0 || item["unread_count"] != 0.0 {
+		t.Errorf("a conversation without messages: want last_seq 0, unread_count 0, no last_message_at: %v", item)
+	}
+
+	for i := 1; i <= 3; i++ {
+		msg := mustSend(t, c, w.bob, convID, "unread-"+suffix+"-"+strconv.Itoa(i), "unread "+marker())
+		item := listedConversation(t, c, w.alice, convID)
+		if item == nil {
+			return
+		}
+		if item["unread_count"] != float64(i) || item["last_seq"] != float64(i) || item["last_message_at"] != msg.str("created_at") {
+			t.Errorf("alice after bob's message %d: want unread_count %d, last_seq %d, last_message_at %s: %v",
+				i, i, i, msg.str("created_at"), item)
+		}
+		if bobs := listedConversation(t, c, w.bob, convID); bobs != nil && bobs["unread_count"] != 0.0 {
+			t.Errorf("bob's own messages count as unread for him: %v", bobs)
+		}
+	}
+
+	r := c.do(t, "GET", "/v1/conversations/"+convID+"/messages", bearer(w.alice.token), nil)
+	if !wantStatus(t, r, http.StatusOK) || len(r.items()) != 3 {
+		t.Fatalf("alice reads the messages: want the 3 messages: %s", r)
+	}
+	if item := listedConversation(t, c, w.alice, convID); item != nil && (item["unread_count"] != 0.0 || item["last_seq"] != 3.0) {
+		t.Errorf("alice after listing the messages: want unread_count 0, last_seq 3: %v", item)
+	}
+}
+
+// listedConversation returns the item of convID in u's conversation list, or nil after
+// reporting that it is missing.
+func listedConversation(t *testing.T, c *client, u *user, convID string) map[string]any {
+	t.Helper()
+	r := c.do(t, "GET", "/v1/conversations?limit=100", bearer(u.token), nil)
+	if !wantStatus(t, r, http.StatusOK) {
+		return nil
+	}
+	for _, item := range r.items() {
+		if item["id"] == convID {
+			return item
+		}
+	}
+	t.Errorf("conversation %s is not in the list: %s", convID, r)
+	return nil
 }
 
 func stringsOf(v any) []string {

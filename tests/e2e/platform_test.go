@@ -28,14 +28,20 @@ const stopDeadline = 30 * time.Second
 type platform struct {
 	root     string // the repository root (holds go.work)
 	dir      string // scratch directory for binaries, state and the log
+	binDir   string // where the caas command and the functions' binaries are: dir, or another run's
 	stateDir string
 	addr     string // host:port of the HTTP API
 	baseURL  string
-	adminKey string
-	logPath  string
-	cmd      *exec.Cmd
-	exited   chan struct{}
-	waitErr  error
+	wsAddr   string   // host:port of the WebSocket API and its management API
+	env      []string // extra CAAS_ settings of this run, after the address and admin key
+	// ownBackends makes the run start embedded backends even when MONGO_URI, REDIS_URL and
+	// KAFKA_BROKERS name real ones, so a second run never joins the first one's consumer groups.
+	ownBackends bool
+	adminKey    string
+	logPath     string
+	cmd         *exec.Cmd
+	exited      chan struct{}
+	waitErr     error
 }
 
 // the is the platform every test talks to; TestMain sets it before any test runs.
@@ -58,7 +64,7 @@ func runMain(m *testing.M) int {
 		return 1
 	}
 	the = p
-	fmt.Printf("e2e: caas run ready on %s after %s\n", p.addr, time.Since(started).Round(time.Millisecond))
+	fmt.Printf("e2e: caas run ready on %s (WebSocket API on %s) after %s\n", p.addr, p.wsAddr, time.Since(started).Round(time.Millisecond))
 
 	code := m.Run()
 
@@ -89,7 +95,7 @@ func startPlatform() (*platform, error) {
 	if err != nil {
 		return nil, fmt.Errorf("create scratch directory: %w", err)
 	}
-	p := &platform{root: root, dir: dir, stateDir: filepath.Join(dir, "state"), logPath: filepath.Join(dir, "caas.log")}
+	p := &platform{root: root, dir: dir, binDir: dir, stateDir: filepath.Join(dir, "state"), logPath: filepath.Join(dir, "caas.log")}
 	if err := p.build(); err != nil {
 		return p, err
 	}
@@ -99,6 +105,10 @@ func startPlatform() (*platform, error) {
 	}
 	p.addr = fmt.Sprintf("127.0.0.1:%d", port)
 	p.baseURL = "http://" + p.addr
+	if port, err = freePort(); err != nil {
+		return p, err
+	}
+	p.wsAddr = fmt.Sprintf("127.0.0.1:%d", port)
 	p.adminKey = randomKey()
 	if err := p.start(); err != nil {
 		return p, err
@@ -172,12 +182,13 @@ func (p *platform) runtimeEnv() []string {
 		switch {
 		case strings.HasPrefix(name, "CAAS_"):
 			continue
-		case (name == "MONGO_URI" || name == "REDIS_URL" || name == "KAFKA_BROKERS") && value == "":
+		case (name == "MONGO_URI" || name == "REDIS_URL" || name == "KAFKA_BROKERS") && (value == "" || p.ownBackends):
 			continue
 		}
 		env = append(env, kv)
 	}
-	return append(env, "CAAS_HTTP_ADDR="+p.addr, "CAAS_ADMIN_KEY="+p.adminKey)
+	env = append(env, "CAAS_HTTP_ADDR="+p.addr, "CAAS_WS_ADDR="+p.wsAddr, "CAAS_ADMIN_KEY="+p.adminKey)
+	return append(env, p.env...)
 }
 
 func (p *platform) start() error {
@@ -185,11 +196,11 @@ func (p *platform) start() error {
 	if err != nil {
 		return fmt.Errorf("create runtime log: %w", err)
 	}
-	cmd := exec.Command(filepath.Join(p.dir, "caas"), "run",
+	cmd := exec.Command(filepath.Join(p.binDir, "caas"), "run",
 		"--template", filepath.Join(p.root, "template.yaml"),
 		"--state-dir", p.stateDir,
 		"--no-build",
-		"--bin-dir", filepath.Join(p.dir, "functions"))
+		"--bin-dir", filepath.Join(p.binDir, "functions"))
 	cmd.Dir = p.root
 	cmd.Env = p.runtimeEnv()
 	cmd.Stdout = logFile
@@ -266,13 +277,17 @@ func (p *platform) stop() error {
 	}
 }
 
-// checkStopped reports what a stopped runtime left behind: a listening HTTP port or its
-// backends.json.
+// checkStopped reports what a stopped runtime left behind: a listening HTTP or WebSocket port
+// or its backends.json.
 func (p *platform) checkStopped() error {
 	var errs []error
 	if c, err := net.DialTimeout("tcp", p.addr, time.Second); err == nil {
 		c.Close()
 		errs = append(errs, fmt.Errorf("%s still accepts connections", p.addr))
+	}
+	if c, err := net.DialTimeout("tcp", p.wsAddr, time.Second); err == nil {
+		c.Close()
+		errs = append(errs, fmt.Errorf("the WebSocket API on %s still accepts connections", p.wsAddr))
 	}
 	if _, err := os.Stat(filepath.Join(p.stateDir, "backends.json")); err == nil {
 		errs = append(errs, errors.New("backends.json was not removed on shutdown"))

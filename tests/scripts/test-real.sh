@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # test-real.sh: `make test-real`. Starts real services on loopback (real-services.sh), runs the
-# shared, functions and tests modules' tests against them, and stops the services afterwards,
-# also when a test fails. CAAS_REAL_KEEP=1 leaves them running for a look afterwards.
+# shared, functions and tests modules' tests against them (the e2e tests with the Node.js
+# WebSocket client too), and stops the services afterwards, also when a test fails.
+# CAAS_REAL_KEEP=1 leaves them running for a look afterwards.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -21,6 +22,12 @@ bash "$SVC" up
 eval "$(bash "$SVC" env)"
 export MONGO_URI REDIS_URL KAFKA_BROKERS
 echo "[test-real] MONGO_URI=$MONGO_URI REDIS_URL=$REDIS_URL KAFKA_BROKERS=$KAFKA_BROKERS" >&2
+
+# The non-Go WebSocket client (tests/node, Node's ws package) runs in the e2e tests when
+# CAAS_NODE_CLIENT=1; npm ci installs exactly the versions of its package-lock.json.
+echo "[test-real] installing the Node.js WebSocket client (npm ci in tests/node)" >&2
+(cd tests/node && npm ci --no-audit --no-fund)
+export CAAS_NODE_CLIENT=1
 
 start=$SECONDS
 go test -count=1 -timeout 25m ./shared/... ./functions/... ./tests/...
