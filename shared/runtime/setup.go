@@ -80,7 +80,11 @@ func setup(ctx context.Context, cfg Config) (_ *stack, err error) {
 		return nil, err
 	}
 
-	overrides := map[string]string{"AdminKey": adminKey}
+	secretsKey, err := s.secretsKey()
+	if err != nil {
+		return nil, err
+	}
+	overrides := map[string]string{"AdminKey": adminKey, "SecretsKey": secretsKey}
 	for k, v := range map[string]string{"MongoUri": s.backends.MongoURI, "RedisUrl": s.backends.RedisURL, "KafkaBrokers": s.backends.KafkaBrokers} {
 		if v != "" {
 			overrides[k] = v
@@ -183,6 +187,33 @@ func answers(addr string) bool {
 	}
 	_ = conn.Close()
 	return true
+}
+
+// secretsKey returns CAAS_SECRETS_KEY, else the stored key, else a new random 32-byte key (the
+// key that encrypts secrets at rest, such as TOTP seeds) that it stores with mode 0600. Unlike
+// the admin key it is never shown: nobody needs to type it, and losing the file makes stored
+// secrets unreadable, so it lives with the data it protects.
+func (s *stack) secretsKey() (string, error) {
+	if k := s.cfg.Getenv("CAAS_SECRETS_KEY"); k != "" {
+		return k, nil
+	}
+	path := filepath.Join(s.cfg.StateDir, "secrets-key")
+	if b, err := os.ReadFile(path); err == nil {
+		if k := strings.TrimSpace(string(b)); k != "" {
+			return k, nil
+		}
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return "", fmt.Errorf("read secrets key: %w", err)
+	}
+	raw := make([]byte, 32)
+	if _, err := rand.Read(raw); err != nil {
+		return "", fmt.Errorf("generate secrets key: %w", err)
+	}
+	key := base64.StdEncoding.EncodeToString(raw)
+	if err := os.WriteFile(path, []byte(key+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("store secrets key: %w", err)
+	}
+	return key, nil
 }
 
 // adminKey returns CAAS_ADMIN_KEY, else the stored key, else a new key it stores and shows once
