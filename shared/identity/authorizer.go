@@ -17,16 +17,19 @@ import (
 )
 
 // Authorizer is the HTTP API's Lambda REQUEST authorizer (payload 2.0, simple responses). It
-// verifies the Bearer access token in the Authorization header and checks that its user still
-// exists; it never logs the token.
+// verifies the Bearer access token in the Authorization header and checks that its session
+// (sid) has not ended and its user still exists; it never logs the token. Sessions is required:
+// without it Handle fails rather than skip the check.
 type Authorizer struct {
 	Verifier *Verifier
 	Users    UserStore
+	Sessions SessionReader
 	Clock    clock.Clock
 	Log      *slog.Logger
 
-	// UserTTL is how long a user found to exist is remembered; DeniedTTL how long one found
-	// missing is. Zero means the defaults.
+	// UserTTL is how long a live session of an existing user is remembered; DeniedTTL how long
+	// an ended session or a missing user is. Zero means the defaults. An ended session's (or a
+	// deleted user's) access tokens are refused at most UserTTL after the end.
 	UserTTL   time.Duration
 	DeniedTTL time.Duration
 
@@ -39,11 +42,12 @@ type userSeen struct {
 	expires time.Time
 }
 
-// Defaults of the user cache. A deleted user keeps access for at most DefaultUserTTL beyond
-// their token's own checks; tokens are short-lived anyway.
+// Defaults of the session and user cache. An ended session or a deleted user keeps access for
+// at most DefaultUserTTL; a refusal is remembered longer, since an ended session never comes
+// back.
 const (
-	DefaultUserTTL    = 30 * time.Second
-	DefaultDeniedTTL  = 5 * time.Second
+	DefaultUserTTL    = 5 * time.Second
+	DefaultDeniedTTL  = 30 * time.Second
 	maxCachedUsers    = 10000
 	authorizationName = "authorization"
 )
@@ -70,12 +74,13 @@ func (a *Authorizer) Handle(ctx context.Context, req events.APIGatewayV2CustomAu
 	}
 	log = log.With("tenant_id", claims.TenantID)
 
-	exists, err := a.userExists(ctx, claims.TenantID, claims.Subject)
+	exists, err := a.userExists(ctx, claims.TenantID, claims.Subject, claims.SessionID)
 	if err != nil {
 		return deny, fmt.Errorf("authorize: %w", err)
 	}
 	if !exists {
-		log.InfoContext(ctx, "refused", "reason", "user no longer exists", "user_id", claims.Subject)
+		log.InfoContext(ctx, "refused", "reason", "session ended or user no longer exists",
+			"user_id", claims.Subject, "session_id", claims.SessionID)
 		return deny, nil
 	}
 	return events.APIGatewayV2CustomAuthorizerSimpleResponse{
@@ -112,10 +117,13 @@ func bearerToken(h string) (string, bool) {
 	return token, token != "" && !strings.ContainsAny(token, " \t")
 }
 
-// userExists reports whether the user is still registered, remembering the answer briefly
-// so a burst of requests costs one lookup.
-func (a *Authorizer) userExists(ctx context.Context, tenantID, userID string) (bool, error) {
-	key := tenantID + "/" + userID
+// userExists reports whether the session is live, belongs to the user and the user is still
+// registered, remembering the answer briefly so a burst of requests costs one lookup.
+func (a *Authorizer) userExists(ctx context.Context, tenantID, userID, sessionID string) (bool, error) {
+	if a.Sessions == nil {
+		return false, errors.New("authorizer has no session store")
+	}
+	key := tenantID + "/" + userID + "/" + sessionID
 	now := a.Clock.Now()
 	a.mu.Lock()
 	s, ok := a.seen[key]
@@ -124,10 +132,22 @@ func (a *Authorizer) userExists(ctx context.Context, tenantID, userID string) (b
 		return s.exists, nil
 	}
 
-	_, err := a.Users.UserByID(ctx, tenantID, userID)
-	exists := err == nil
-	if err != nil && !errors.Is(err, ErrUserNotFound) {
+	exists := true
+	ses, err := a.Sessions.SessionByID(ctx, tenantID, sessionID)
+	switch {
+	case errors.Is(err, ErrSessionNotFound):
+		exists = false
+	case err != nil:
 		return false, err
+	case ses.RevokedAt != nil || ses.UserID != userID:
+		exists = false
+	}
+	if exists {
+		_, err = a.Users.UserByID(ctx, tenantID, userID)
+		exists = err == nil
+		if err != nil && !errors.Is(err, ErrUserNotFound) {
+			return false, err
+		}
 	}
 	ttl := cmp.Or(a.UserTTL, DefaultUserTTL)
 	if !exists {

@@ -1,12 +1,17 @@
 package identity
 
 import (
+	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"log/slog"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/golang-jwt/jwt/v5"
+
+	"caas.dev/shared/ids"
 )
 
 func TestAuthorizer(t *testing.T) {
@@ -16,7 +21,7 @@ func TestAuthorizer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := &Authorizer{Verifier: f.verifier, Users: f.store, Clock: f.clock, Log: slog.New(slog.DiscardHandler)}
+	a := &Authorizer{Verifier: f.verifier, Users: f.store, Sessions: f.store, Clock: f.clock, Log: slog.New(slog.DiscardHandler)}
 	ask := func(header string) events.APIGatewayV2CustomAuthorizerSimpleResponse {
 		t.Helper()
 		req := events.APIGatewayV2CustomAuthorizerV2Request{Type: "REQUEST", Headers: map[string]string{"authorization": header}}
@@ -60,5 +65,77 @@ func TestAuthorizer(t *testing.T) {
 	if _, err := a.Handle(t.Context(), events.APIGatewayV2CustomAuthorizerV2Request{
 		Headers: map[string]string{"Authorization": "Bearer " + tok.AccessToken}}); err == nil {
 		t.Fatal("a failing user store did not make Handle fail")
+	}
+}
+
+// TestAuthorizerRefusals checks, at the authorizer, each kind of token it must refuse: each
+// case differs from an accepted baseline token in one respect only.
+func TestAuthorizerRefusals(t *testing.T) {
+	f := newFixture(t)
+	u := f.register(t, tenantID, "ann@example.com")
+	login, err := f.svc.Login(t.Context(), LoginInput{TenantID: tenantID, Email: u.Email, Password: goodPassword, IP: "192.0.2.1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gone := f.register(t, tenantID, "gone@example.com")
+	goneLogin, err := f.svc.Login(t.Context(), LoginInput{TenantID: tenantID, Email: gone.Email, Password: goodPassword, IP: "192.0.2.1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.store.mu.Lock()
+	delete(f.store.users, gone.ID)
+	f.store.mu.Unlock()
+
+	a := &Authorizer{Verifier: f.verifier, Users: f.store, Sessions: f.store, Clock: f.clock, Log: slog.New(slog.DiscardHandler)}
+	authorized := func(tok string) bool {
+		t.Helper()
+		resp, err := a.Handle(t.Context(), events.APIGatewayV2CustomAuthorizerV2Request{
+			Type: "REQUEST", Headers: map[string]string{"authorization": "Bearer " + tok}})
+		if err != nil {
+			t.Fatalf("Handle: %v", err)
+		}
+		return resp.IsAuthorized
+	}
+	now := f.clock.Now()
+	claims := func(change map[string]any) jwt.MapClaims {
+		c := jwt.MapClaims{
+			"iss": tokenCfg.Issuer, "aud": tokenCfg.Audience, "sub": u.ID, "tid": tenantID, "sid": login.SessionID,
+			"role": RoleUser, "iat": now.Unix(), "nbf": now.Unix(), "exp": now.Add(time.Minute).Unix(), "jti": "jti_1",
+		}
+		for k, v := range change {
+			c[k] = v
+		}
+		return c
+	}
+	baseline := sign(t, jwt.SigningMethodRS256, "key_test", testKey, claims(nil))
+	if !authorized(baseline) {
+		t.Fatal("the baseline token is refused: every case below would pass for the wrong reason")
+	}
+	pubDER, err := x509.MarshalPKIXPublicKey(&testKey.PublicKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pubPEM := pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pubDER})
+	otherTenant := ids.Make(ids.Tenant, time.Unix(2, 0), nil)
+
+	cases := map[string]string{
+		"alg none":                 sign(t, jwt.SigningMethodNone, "key_test", jwt.UnsafeAllowNoneSignatureType, claims(nil)),
+		"HS256 keyed with the PEM": sign(t, jwt.SigningMethodHS256, "key_test", pubPEM, claims(nil)),
+		"HS256 keyed with the DER": sign(t, jwt.SigningMethodHS256, "key_test", pubDER, claims(nil)),
+		"wrong kid":                sign(t, jwt.SigningMethodRS256, "key_unknown", testKey, claims(nil)),
+		"expired":                  sign(t, jwt.SigningMethodRS256, "key_test", testKey, claims(map[string]any{"exp": now.Add(-time.Minute).Unix()})),
+		"not yet valid":            sign(t, jwt.SigningMethodRS256, "key_test", testKey, claims(map[string]any{"nbf": now.Add(time.Minute).Unix()})),
+		"wrong issuer":             sign(t, jwt.SigningMethodRS256, "key_test", testKey, claims(map[string]any{"iss": "https://evil.example"})),
+		"wrong audience":           sign(t, jwt.SigningMethodRS256, "key_test", testKey, claims(map[string]any{"aud": "other"})),
+		"another tenant":           sign(t, jwt.SigningMethodRS256, "key_test", testKey, claims(map[string]any{"tid": otherTenant})),
+		"deleted user": sign(t, jwt.SigningMethodRS256, "key_test", testKey,
+			claims(map[string]any{"sub": gone.ID, "sid": goneLogin.SessionID})),
+	}
+	for name, tok := range cases {
+		t.Run(name, func(t *testing.T) {
+			if authorized(tok) {
+				t.Fatal("authorized")
+			}
+		})
 	}
 }

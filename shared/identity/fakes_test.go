@@ -13,6 +13,8 @@ type memStore struct {
 	users    map[string]User
 	sessions map[string]Session
 	fail     error
+	tokens   map[string]RefreshToken // lazily made by session_fakes_test.go
+	spends   map[string]Spend
 }
 
 func newMemStore() *memStore {

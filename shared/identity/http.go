@@ -66,7 +66,8 @@ type loginResponse struct {
 }
 
 // LoginHandler serves POST /v1/auth/login: the tenant named by X-Tenant-ID, email and password
-// in the body; 200 with the tokens, or one 401 (invalid_credentials) for every kind of wrong.
+// in the body; 200 with the tokens, or {"mfa_required":true,"mfa_token"} for a user with MFA
+// on, or one 401 (invalid_credentials) for every kind of wrong, or 429 with Retry-After.
 func LoginHandler(svc *Service) edge.HandlerFunc {
 	return func(ctx context.Context, req *edge.Request) (*edge.Response, error) {
 		tenantID := req.Header("X-Tenant-ID")
@@ -90,14 +91,31 @@ func LoginHandler(svc *Service) edge.HandlerFunc {
 			return nil, err
 		}
 
-		resp, err := edge.JSON(http.StatusOK, loginResponse{AccessToken: t.AccessToken, RefreshToken: t.RefreshToken,
-			TokenType: "Bearer", ExpiresIn: int(t.ExpiresIn / time.Second)})
-		if err != nil {
-			return nil, err
+		if t.MFARequired {
+			return noStore(edge.JSON(http.StatusOK, mfaRequiredResponse{MFARequired: true, MFAToken: t.MFAToken}))
 		}
-		resp.Headers["Cache-Control"] = "no-store"
-		return resp, nil
+		return tokensResponse(t.Tokens)
 	}
+}
+
+type mfaRequiredResponse struct {
+	MFARequired bool   `json:"mfa_required"`
+	MFAToken    string `json:"mfa_token"`
+}
+
+// tokensResponse is the 200 of a completed login: Login without MFA, MfaVerify.
+func tokensResponse(t Tokens) (*edge.Response, error) {
+	return noStore(edge.JSON(http.StatusOK, loginResponse{AccessToken: t.AccessToken, RefreshToken: t.RefreshToken,
+		TokenType: "Bearer", ExpiresIn: int(t.ExpiresIn / time.Second)}))
+}
+
+// noStore marks a response holding secrets as not cacheable.
+func noStore(resp *edge.Response, err error) (*edge.Response, error) {
+	if err != nil {
+		return nil, err
+	}
+	resp.Headers["Cache-Control"] = "no-store"
+	return resp, nil
 }
 
 // profile is a user as the user or their tenant's server sees it.

@@ -1,6 +1,7 @@
 package identity
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"crypto/rsa"
@@ -15,8 +16,10 @@ import (
 
 // Status of a signing key.
 const (
-	KeyActive  = "active"  // signs new tokens (the newest active generation does) and verifies
-	KeyRetired = "retired" // verifies tokens it signed earlier, signs nothing new
+	// KeyActive keys are published and verify tokens; the newest active generation signs.
+	KeyActive = "active"
+	// KeyRetired keys are neither published nor trusted: a token they signed is refused.
+	KeyRetired = "retired"
 )
 
 // rsaBits is the modulus size of new signing keys.
@@ -40,6 +43,7 @@ type PublicKey struct {
 	Generation int
 	Key        *rsa.PublicKey
 	Status     string
+	CreatedAt  time.Time
 }
 
 // KeyStore keeps signing keys (in the caas_crypto database, apart from platform data).
@@ -48,8 +52,8 @@ type KeyStore interface {
 	InsertSigningKey(ctx context.Context, k SigningKey) error
 	// ActiveSigningKey returns the active key of the highest generation, or ErrNoActiveKey.
 	ActiveSigningKey(ctx context.Context) (SigningKey, error)
-	// PublicKeys returns the public half of every key that may still verify a token
-	// (active and retired), in no particular order.
+	// PublicKeys returns the public half of every key that may still verify a token (the
+	// active ones; retired keys are left out), in no particular order.
 	PublicKeys(ctx context.Context) ([]PublicKey, error)
 }
 
@@ -94,37 +98,60 @@ func EnsureSigningKey(ctx context.Context, store KeyStore, clk clock.Clock, gen 
 	return SigningKey{}, errors.New("ensure signing key: lost the insert race three times")
 }
 
-// ActiveKeyCache loads the active signing key once and keeps it for the life of the process
-// (one Lambda instance), so Login reads the key store only on a cold start.
+// ActiveKeyCache keeps the active signing key of one process (one Lambda instance), so Login
+// reads the key store only on a cold start and then once per MaxAge: after a rotation every
+// instance signs with the new key within MaxAge.
 type ActiveKeyCache struct {
 	Store KeyStore
+	// Clock defaults to the system clock; MaxAge to DefaultActiveKeyMaxAge.
+	Clock  clock.Clock
+	MaxAge time.Duration
 
-	mu  sync.Mutex
-	key *SigningKey
+	mu       sync.Mutex
+	key      *SigningKey
+	loadedAt time.Time
 }
 
-// Get returns the cached active key, loading it on first use. A failed load is not cached.
+// DefaultActiveKeyMaxAge is how long a process keeps signing with the key it loaded. Key
+// retirement waits for it (see RotationPolicy), so it must stay short.
+const DefaultActiveKeyMaxAge = 5 * time.Minute
+
+// Get returns the cached active key, loading it on first use and when it is older than MaxAge.
+// A failed load is not cached.
 func (c *ActiveKeyCache) Get(ctx context.Context) (SigningKey, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.key != nil {
+	now := now(c.Clock)
+	if c.key != nil && now.Sub(c.loadedAt) < cmp.Or(c.MaxAge, DefaultActiveKeyMaxAge) {
 		return *c.key, nil
 	}
 	k, err := c.Store.ActiveSigningKey(ctx)
 	if err != nil {
 		return SigningKey{}, fmt.Errorf("load signing key: %w", err)
 	}
-	c.key = &k
+	c.key, c.loadedAt = &k, now
 	return k, nil
 }
 
-// KeySet resolves a kid to its public key for verification. Keys are cached; an unknown kid
-// triggers a reload from the store, at most once per MinReload, so a flood of tokens with
-// made-up kids cannot turn into a flood of database reads.
+// now reads clk, or the system clock when clk is nil.
+func now(clk clock.Clock) time.Time {
+	if clk == nil {
+		return time.Now()
+	}
+	return clk.Now()
+}
+
+// KeySet resolves a kid to its public key for verification. Keys are cached for MaxAge, so a
+// retired key stops verifying within MaxAge of its retirement; an unknown kid triggers a
+// reload from the store, at most once per MinReload, so a flood of tokens with made-up kids
+// cannot turn into a flood of database reads.
 type KeySet struct {
 	Store     KeyStore
 	Clock     clock.Clock
 	MinReload time.Duration
+	// MaxAge bounds how long loaded keys are trusted before a reload; DefaultKeySetMaxAge
+	// when zero.
+	MaxAge time.Duration
 
 	mu       sync.Mutex
 	keys     map[string]*rsa.PublicKey
@@ -133,6 +160,9 @@ type KeySet struct {
 
 // DefaultMinReload is how often an unknown kid may cause a reload of the keys.
 const DefaultMinReload = 30 * time.Second
+
+// DefaultKeySetMaxAge is how long a KeySet trusts the keys it loaded without reloading them.
+const DefaultKeySetMaxAge = 5 * time.Minute
 
 // maxKidLen bounds the kid accepted from a token header.
 const maxKidLen = 64
@@ -144,15 +174,12 @@ func (s *KeySet) Lookup(ctx context.Context, kid string) (*rsa.PublicKey, error)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if k, ok := s.keys[kid]; ok {
+	now := s.Clock.Now()
+	fresh := s.keys != nil && now.Sub(s.loadedAt) < cmp.Or(s.MaxAge, DefaultKeySetMaxAge)
+	if k, ok := s.keys[kid]; ok && fresh {
 		return k, nil
 	}
-	minReload := s.MinReload
-	if minReload == 0 {
-		minReload = DefaultMinReload
-	}
-	now := s.Clock.Now()
-	if s.keys != nil && now.Sub(s.loadedAt) < minReload {
+	if fresh && now.Sub(s.loadedAt) < cmp.Or(s.MinReload, DefaultMinReload) {
 		return nil, ErrKeyNotFound
 	}
 	all, err := s.Store.PublicKeys(ctx)
@@ -161,7 +188,9 @@ func (s *KeySet) Lookup(ctx context.Context, kid string) (*rsa.PublicKey, error)
 	}
 	s.keys = make(map[string]*rsa.PublicKey, len(all))
 	for _, p := range all {
-		s.keys[p.ID] = p.Key
+		if p.Status == KeyActive {
+			s.keys[p.ID] = p.Key
+		}
 	}
 	s.loadedAt = now
 	if k, ok := s.keys[kid]; ok {

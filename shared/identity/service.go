@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"sync"
 	"time"
 
@@ -23,20 +22,6 @@ type User struct {
 	CreatedAt    time.Time
 }
 
-// Session is one login: the refresh token's family. RefreshHash is the SHA-256 of the current
-// refresh token; rotation replaces it, logout sets RevokedAt.
-type Session struct {
-	ID          string
-	TenantID    string
-	UserID      string
-	RefreshHash string
-	CreatedAt   time.Time
-	LastUsedAt  time.Time
-	IP          string
-	UserAgent   string
-	RevokedAt   *time.Time
-}
-
 // UserStore keeps users. Every method is scoped to one tenant.
 type UserStore interface {
 	// CreateUser stores u; it fails with ErrEmailTaken when the tenant has a user with u.Email.
@@ -45,14 +30,6 @@ type UserStore interface {
 	UserByID(ctx context.Context, tenantID, userID string) (User, error)
 	// UserByEmail returns the tenant's user with this normalised email, or ErrUserNotFound.
 	UserByEmail(ctx context.Context, tenantID, email string) (User, error)
-}
-
-// SessionStore keeps login sessions.
-type SessionStore interface {
-	// CreateSession stores s.
-	CreateSession(ctx context.Context, s Session) error
-	// SessionByID returns the tenant's session with this id, or ErrSessionNotFound.
-	SessionByID(ctx context.Context, tenantID, sessionID string) (Session, error)
 }
 
 // FailureLimiter counts failed logins per key (a source IP) in a fixed window.
@@ -74,6 +51,18 @@ type Deps struct {
 	Argon2   Argon2Params
 	Clock    clock.Clock
 	IDs      ids.Generator
+
+	// MFA and Secrets are needed by the MFA operations and by a Login that honours MFA; a nil
+	// MFA store logs in without a second factor.
+	MFA     MFAStore
+	Secrets *SecretBox
+	// Lockout slows down and locks out failing accounts and IPs (AccountLockout, IPLockout, or
+	// the defaults when zero); nil falls back to Limiter per IP only.
+	Lockout        AttemptLimiter
+	AccountLockout LockoutPolicy
+	IPLockout      LockoutPolicy
+	// Events receives the authentication events; nil drops them.
+	Events EventSink
 }
 
 // Service registers users, logs them in and looks them up.
@@ -157,44 +146,88 @@ type Tokens struct {
 	SessionID    string
 }
 
-// Login checks the credentials and opens a session. A wrong password, an unknown email, a
-// malformed email and an unknown tenant all fail with ErrInvalidCredentials after the same
-// argon2id work. Too many failures from one IP fail with ErrTooManyAttempts.
-func (s *Service) Login(ctx context.Context, in LoginInput) (Tokens, error) {
-	limitKey := "ip:" + in.IP
-	wait, err := s.Limiter.Blocked(ctx, limitKey)
-	if err != nil {
-		return Tokens{}, fmt.Errorf("login: %w", err)
-	}
-	if wait > 0 {
-		e := *ErrTooManyAttempts
-		e.RetryAfter = int((wait + time.Second - 1) / time.Second)
-		return Tokens{}, &e
+// LoginResult is a login's outcome: the tokens, or, when the user has MFA on, the token of
+// the challenge MfaVerify completes.
+type LoginResult struct {
+	Tokens
+	MFARequired bool
+	MFAToken    string
+}
+
+// Login checks the credentials and opens a session, or, for a user with MFA on, a challenge.
+// A wrong password, an unknown email, a malformed email and an unknown tenant all fail with
+// ErrInvalidCredentials after the same argon2id work. Too many failures for one account (known
+// or not) or from one IP fail with ErrTooManyAttempts and a growing Retry-After.
+func (s *Service) Login(ctx context.Context, in LoginInput) (LoginResult, error) {
+	email, _ := NormalizeEmail(in.Email)
+	if s.Lockout != nil {
+		if err := s.lockedOut(ctx, in.TenantID, email, in.IP); err != nil {
+			return LoginResult{}, err
+		}
+	} else if s.Limiter != nil {
+		wait, err := s.Limiter.Blocked(ctx, ipKey(in.IP))
+		if err != nil {
+			return LoginResult{}, fmt.Errorf("login: %w", err)
+		}
+		if wait > 0 {
+			return LoginResult{}, tooMany(wait)
+		}
 	}
 
 	u, err := s.findForLogin(ctx, in.TenantID, in.Email)
 	if err != nil {
-		return Tokens{}, err
+		return LoginResult{}, err
 	}
 	hash, err := s.dummy()
 	if err != nil {
-		return Tokens{}, fmt.Errorf("login: %w", err)
+		return LoginResult{}, fmt.Errorf("login: %w", err)
 	}
 	if u.ID != "" {
 		hash = u.PasswordHash
 	}
 	ok, err := VerifyPassword(hash, in.Password)
 	if err != nil {
-		return Tokens{}, fmt.Errorf("login: stored hash of %s: %w", u.ID, err)
+		return LoginResult{}, fmt.Errorf("login: stored hash of %s: %w", u.ID, err)
 	}
 	if !ok || u.ID == "" {
-		if err := s.Limiter.RecordFailure(ctx, limitKey); err != nil {
-			return Tokens{}, fmt.Errorf("login: %w", err)
+		reason := "bad_password"
+		if u.ID == "" {
+			reason = "unknown_account"
 		}
-		return Tokens{}, ErrInvalidCredentials
+		s.recordAuthEvent(ctx, Event{Kind: EventLoginFailed, TenantID: in.TenantID, UserID: u.ID, IP: in.IP, UserAgent: in.UserAgent, Reason: reason})
+		if s.Lockout != nil {
+			err = s.loginFailed(ctx, in.TenantID, email, u.ID, in.IP)
+		} else if s.Limiter != nil {
+			err = s.Limiter.RecordFailure(ctx, ipKey(in.IP))
+		}
+		if err != nil {
+			return LoginResult{}, fmt.Errorf("login: %w", err)
+		}
+		return LoginResult{}, ErrInvalidCredentials
 	}
 
-	return s.openSession(ctx, u, in)
+	if s.MFA != nil {
+		_, err := s.MFA.Factor(ctx, u.TenantID, u.ID)
+		switch {
+		case err == nil:
+			token, err := s.newChallenge(ctx, u, in)
+			if err != nil {
+				return LoginResult{}, err
+			}
+			return LoginResult{MFARequired: true, MFAToken: token}, nil
+		case !errors.Is(err, ErrMFANotEnabled):
+			return LoginResult{}, fmt.Errorf("login: %w", err)
+		}
+	}
+	if err := s.loginSucceeded(ctx, u.TenantID, u.Email); err != nil {
+		return LoginResult{}, err
+	}
+	t, err := s.openSession(ctx, u, in)
+	if err != nil {
+		return LoginResult{}, err
+	}
+	s.recordAuthEvent(ctx, Event{Kind: EventLoginSucceeded, TenantID: u.TenantID, UserID: u.ID, SessionID: t.SessionID, IP: in.IP, UserAgent: in.UserAgent})
+	return LoginResult{Tokens: t}, nil
 }
 
 // findForLogin returns the user, or a zero User when there is none to check against.
@@ -211,30 +244,6 @@ func (s *Service) findForLogin(ctx context.Context, tenantID, rawEmail string) (
 		return User{}, fmt.Errorf("login: %w", err)
 	}
 	return u, nil
-}
-
-func (s *Service) openSession(ctx context.Context, u User, in LoginInput) (Tokens, error) {
-	key, err := s.Keys.Get(ctx)
-	if err != nil {
-		return Tokens{}, fmt.Errorf("login: %w", err)
-	}
-	refresh, refreshHash, err := NewRefreshToken()
-	if err != nil {
-		return Tokens{}, fmt.Errorf("login: %w", err)
-	}
-	now := s.Clock.Now()
-	ses := Session{
-		ID: s.IDs.New(ids.Session), TenantID: u.TenantID, UserID: u.ID, RefreshHash: refreshHash,
-		CreatedAt: now, LastUsedAt: now, IP: truncate(in.IP, 64), UserAgent: truncate(strings.ToValidUTF8(in.UserAgent, "\uFFFD"), 512),
-	}
-	if err := s.Sessions.CreateSession(ctx, ses); err != nil {
-		return Tokens{}, fmt.Errorf("login: %w", err)
-	}
-	access, ttl, err := s.Tokens.Issue(key, u.TenantID, u.ID, ses.ID, RoleUser)
-	if err != nil {
-		return Tokens{}, fmt.Errorf("login: %w", err)
-	}
-	return Tokens{AccessToken: access, RefreshToken: refresh, ExpiresIn: ttl, SessionID: ses.ID}, nil
 }
 
 // User returns the tenant's user, or ErrUserNotFound (also for a malformed id).

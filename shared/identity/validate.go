@@ -1,7 +1,9 @@
 package identity
 
 import (
+	_ "embed"
 	"strings"
+	"sync"
 	"unicode"
 	"unicode/utf8"
 )
@@ -87,7 +89,8 @@ func validDomain(s string) bool {
 	return strings.Trim(tld, "0123456789") != ""
 }
 
-// CheckPassword applies the password policy: 12 to 128 code points of valid UTF-8. Nothing is
+// CheckPassword applies the password policy: 12 to 128 code points of valid UTF-8, and not one
+// of the common passwords of common_passwords.txt (compared case-insensitively). Nothing is
 // trimmed: a password is compared byte for byte.
 func CheckPassword(p string) error {
 	if !utf8.ValidString(p) {
@@ -100,7 +103,31 @@ func CheckPassword(p string) error {
 	if n > MaxPasswordLen {
 		return withDetail(ErrWeakPassword, "password: must be at most 128 characters")
 	}
+	if IsCommonPassword(p) {
+		return withDetail(ErrWeakPassword, "password: is too common: it is on the list of common passwords")
+	}
 	return nil
+}
+
+//go:embed common_passwords.txt
+var commonPasswordsFile string
+
+// commonPasswords is the set of common_passwords.txt, built on first use.
+var commonPasswords = sync.OnceValue(func() map[string]struct{} {
+	set := make(map[string]struct{}, 10000)
+	for _, line := range strings.Split(commonPasswordsFile, "\n") {
+		line = strings.TrimSpace(line)
+		if line != "" && !strings.HasPrefix(line, "#") {
+			set[strings.ToLower(line)] = struct{}{}
+		}
+	}
+	return set
+})
+
+// IsCommonPassword reports whether p, lower-cased, is on the shipped list of common passwords.
+func IsCommonPassword(p string) bool {
+	_, ok := commonPasswords()[strings.ToLower(p)]
+	return ok
 }
 
 // NormalizeDisplayName trims surrounding white space and checks that what remains is 1 to 100

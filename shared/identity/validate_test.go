@@ -4,6 +4,9 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"unicode/utf8"
+
+	"caas.dev/shared/fault"
 )
 
 func TestNormalizeEmail(t *testing.T) {
@@ -58,13 +61,14 @@ func TestCheckPassword(t *testing.T) {
 		in string
 		ok bool
 	}{
-		{strings.Repeat("a", 11), false},
-		{strings.Repeat("a", 12), true},
+		{strings.Repeat("k", 11), false},
+		{strings.Repeat("k", 12), true},
 		{strings.Repeat("é", 12), true}, // 24 bytes, 12 code points
 		{strings.Repeat("é", 11), false},
-		{strings.Repeat("a", 128), true},
-		{strings.Repeat("a", 129), false},
-		{strings.Repeat("a", 12) + "\xff", false},
+		{strings.Repeat("k", 128), true},
+		{strings.Repeat("k", 129), false},
+		{strings.Repeat("k", 12) + "\xff", false},
+		{"correct horse battery", true},
 	}
 	for _, c := range cases {
 		err := CheckPassword(c.in)
@@ -101,4 +105,32 @@ func TestNormalizeDisplayName(t *testing.T) {
 			t.Errorf("NormalizeDisplayName(%q) = %q, %v; want ErrInvalidDisplayName", c.in, got, err)
 		}
 	}
+}
+
+func TestCheckPasswordRefusesCommonPasswords(t *testing.T) {
+	for _, p := range []string{"password1234", "PASSWORD1234", "Qwertyuiop123", "123456789012", "iloveyou2024",
+		"1q2w3e4r5t6y", "passwordpassword", "aaaaaaaaaaaa", "Letmein12345"} {
+		err := CheckPassword(p)
+		if !errors.Is(err, ErrWeakPassword) || !strings.Contains(detailOf(err), "common") {
+			t.Errorf("CheckPassword(%q) = %v, want weak_password saying it is common", p, err)
+		}
+	}
+	if n := len(commonPasswords()); n < 2000 {
+		t.Fatalf("the common password list has %d entries", n)
+	}
+	for p := range commonPasswords() {
+		if p != strings.ToLower(p) || utf8.RuneCountInString(p) < MinPasswordLen {
+			t.Fatalf("list entry %q is not lower case or is shorter than the minimum", p)
+		}
+	}
+	if err := CheckPassword("password12"); err == nil || strings.Contains(detailOf(err), "common") {
+		t.Fatalf("a short password must be refused for its length first: %v", err)
+	}
+}
+
+func detailOf(err error) string {
+	if f := fault.As(err); f != nil {
+		return f.Detail
+	}
+	return ""
 }

@@ -40,6 +40,10 @@ func (c *Client) migrateIdentity(ctx context.Context) error {
 			unique("refresh_hash", bson.D{{Key: "refresh_hash", Value: 1}}),
 			plain("tenant_user", bson.D{{Key: "tenant_id", Value: 1}, {Key: "user_id", Value: 1}}),
 		}},
+		{c.platform.Collection(RefreshTokensCollection), []mongo.IndexModel{
+			plain("session", bson.D{{Key: "session_id", Value: 1}}),
+		}},
+		{c.platform.Collection(RefreshSpendsCollection), nil},
 		{c.crypto.Collection(SigningKeysCollection), []mongo.IndexModel{
 			unique("generation", bson.D{{Key: "generation", Value: 1}}),
 		}},

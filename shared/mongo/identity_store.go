@@ -23,19 +23,6 @@ type userDoc struct {
 	CreatedAt    time.Time `bson:"created_at"`
 }
 
-// sessionDoc is a document of caas_platform.sessions. RevokedAt is absent until revoked.
-type sessionDoc struct {
-	ID          string     `bson:"_id"`
-	TenantID    string     `bson:"tenant_id"`
-	UserID      string     `bson:"user_id"`
-	RefreshHash string     `bson:"refresh_hash"`
-	CreatedAt   time.Time  `bson:"created_at"`
-	LastUsedAt  time.Time  `bson:"last_used_at"`
-	IP          string     `bson:"ip"`
-	UserAgent   string     `bson:"user_agent"`
-	RevokedAt   *time.Time `bson:"revoked_at,omitempty"`
-}
-
 // UserStore implements identity.UserStore.
 type UserStore struct {
 	coll *mongo.Collection
@@ -83,45 +70,4 @@ func (s *UserStore) findOne(ctx context.Context, filter bson.D) (identity.User, 
 	}
 	return identity.User{ID: d.ID, TenantID: d.TenantID, Email: d.Email, DisplayName: d.DisplayName,
 		PasswordHash: d.PasswordHash, CreatedAt: d.CreatedAt.UTC()}, nil
-}
-
-// SessionStore implements identity.SessionStore.
-type SessionStore struct {
-	coll *mongo.Collection
-}
-
-// Sessions returns the session store.
-func (c *Client) Sessions() *SessionStore {
-	return &SessionStore{coll: c.platform.Collection(SessionsCollection)}
-}
-
-var _ identity.SessionStore = (*SessionStore)(nil)
-
-// CreateSession stores s.
-func (st *SessionStore) CreateSession(ctx context.Context, s identity.Session) error {
-	d := sessionDoc{ID: s.ID, TenantID: s.TenantID, UserID: s.UserID, RefreshHash: s.RefreshHash,
-		CreatedAt: s.CreatedAt, LastUsedAt: s.LastUsedAt, IP: s.IP, UserAgent: s.UserAgent, RevokedAt: s.RevokedAt}
-	if _, err := st.coll.InsertOne(ctx, d); err != nil {
-		return fmt.Errorf("insert session: %w", err)
-	}
-	return nil
-}
-
-// SessionByID returns the tenant's session, or identity.ErrSessionNotFound.
-func (st *SessionStore) SessionByID(ctx context.Context, tenantID, sessionID string) (identity.Session, error) {
-	var d sessionDoc
-	err := st.coll.FindOne(ctx, bson.D{{Key: "_id", Value: sessionID}, {Key: "tenant_id", Value: tenantID}}).Decode(&d)
-	if errors.Is(err, mongo.ErrNoDocuments) {
-		return identity.Session{}, identity.ErrSessionNotFound
-	}
-	if err != nil {
-		return identity.Session{}, fmt.Errorf("find session: %w", err)
-	}
-	s := identity.Session{ID: d.ID, TenantID: d.TenantID, UserID: d.UserID, RefreshHash: d.RefreshHash,
-		CreatedAt: d.CreatedAt.UTC(), LastUsedAt: d.LastUsedAt.UTC(), IP: d.IP, UserAgent: d.UserAgent}
-	if d.RevokedAt != nil {
-		r := d.RevokedAt.UTC()
-		s.RevokedAt = &r
-	}
-	return s, nil
 }

@@ -15,6 +15,7 @@ func (c *Client) Migrate(ctx context.Context) error {
 		run  func(context.Context) error
 	}{
 		{"identity", c.migrateIdentity},
+		{"mfa", c.migrateMFA},
 		{"chat", c.migrateChat},
 		{"idempotency", c.migrateIdempotency},
 	}

@@ -96,13 +96,13 @@ func (s *SigningKeyStore) ActiveSigningKey(ctx context.Context) (identity.Signin
 		CreatedAt: d.CreatedAt.UTC()}, nil
 }
 
-// PublicKeys returns the public half of every active or retired key. Private keys are not
-// read: the projection leaves them in the database.
+// PublicKeys returns the public half of every active key (retired keys verify nothing). Private
+// keys are not read: the projection leaves them in the database.
 func (s *SigningKeyStore) PublicKeys(ctx context.Context) ([]identity.PublicKey, error) {
-	filter := bson.D{{Key: "status", Value: bson.D{{Key: "$in", Value: bson.A{identity.KeyActive, identity.KeyRetired}}}}}
+	filter := bson.D{{Key: "status", Value: identity.KeyActive}}
 	opts := options.Find().SetProjection(bson.D{
 		{Key: "generation", Value: 1}, {Key: "kty", Value: 1}, {Key: "n", Value: 1},
-		{Key: "e", Value: 1}, {Key: "status", Value: 1},
+		{Key: "e", Value: 1}, {Key: "status", Value: 1}, {Key: "created_at", Value: 1},
 	})
 	cur, err := s.coll.Find(ctx, filter, opts)
 	if err != nil {
@@ -120,7 +120,22 @@ func (s *SigningKeyStore) PublicKeys(ctx context.Context) ([]identity.PublicKey,
 			return nil, fmt.Errorf("public key %s: stored JWK is unreadable", d.ID)
 		}
 		pub := &rsa.PublicKey{N: new(big.Int).SetBytes(n), E: int(new(big.Int).SetBytes(e).Int64())}
-		out = append(out, identity.PublicKey{ID: d.ID, Generation: d.Generation, Key: pub, Status: d.Status})
+		out = append(out, identity.PublicKey{ID: d.ID, Generation: d.Generation, Key: pub, Status: d.Status,
+			CreatedAt: d.CreatedAt.UTC()})
 	}
 	return out, nil
+}
+
+var _ identity.KeyRotationStore = (*SigningKeyStore)(nil)
+
+// RetireSigningKey sets the key's status to retired: it is no longer published and tokens it
+// signed are refused. A plain $set of one field on one document, idempotent, so FerretDB's lack
+// of atomic read-modify-write does not matter; an unknown id is not an error.
+func (s *SigningKeyStore) RetireSigningKey(ctx context.Context, id string) error {
+	_, err := s.coll.UpdateOne(ctx, bson.D{{Key: "_id", Value: id}},
+		bson.D{{Key: "$set", Value: bson.D{{Key: "status", Value: identity.KeyRetired}}}})
+	if err != nil {
+		return fmt.Errorf("retire signing key %s: %w", id, err)
+	}
+	return nil
 }

@@ -36,6 +36,15 @@ func (u *users) CreateUser(context.Context, identity.User) error { return errors
 func (u *users) UserByEmail(context.Context, string, string) (identity.User, error) {
 	return identity.User{}, identity.ErrUserNotFound
 }
+
+// SessionByID makes users a SessionReader too: every session is live and the user's.
+func (u *users) SessionByID(_ context.Context, tenantID, sessionID string) (identity.Session, error) {
+	if u.down {
+		return identity.Session{}, errors.New("mongo down")
+	}
+	return identity.Session{ID: sessionID, TenantID: tenantID, UserID: u.id}, nil
+}
+
 func (u *users) UserByID(_ context.Context, tenantID, userID string) (identity.User, error) {
 	if u.down {
 		return identity.User{}, errors.New("mongo down")
@@ -66,7 +75,7 @@ func TestAuthorizer(t *testing.T) {
 	us := &users{id: user}
 	a := &realtime.Authorizer{HTTP: &identity.Authorizer{
 		Verifier: &identity.Verifier{Config: cfg, Keys: oneKey{&priv.PublicKey}, Clock: clk},
-		Users:    us, Clock: clk, Log: slog.New(slog.DiscardHandler),
+		Users:    us, Sessions: us, Clock: clk, Log: slog.New(slog.DiscardHandler),
 	}}
 	const arn = "arn:aws:execute-api:us-east-1:123456789012:abc123/live/$connect"
 	ask := func(query, protocols map[string]string) events.APIGatewayCustomAuthorizerResponse {

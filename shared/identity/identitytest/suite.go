@@ -3,6 +3,7 @@
 package identitytest
 
 import (
+	"context"
 	"crypto"
 	"crypto/rand"
 	"crypto/rsa"
@@ -22,7 +23,7 @@ import (
 type Stores struct {
 	Users    identity.UserStore
 	Sessions identity.SessionStore
-	Keys     identity.KeyStore
+	Keys     identity.KeyRotationStore
 }
 
 var gen = ids.Random{}
@@ -37,6 +38,7 @@ func RunStoreSuite(t *testing.T, newStores func(t *testing.T) Stores) {
 	t.Run("Sessions", func(t *testing.T) { testSessions(t, newStores(t).Sessions) })
 	t.Run("Keys", func(t *testing.T) { testKeys(t, newStores(t).Keys) })
 	t.Run("KeysConcurrentEnsure", func(t *testing.T) { testConcurrentEnsure(t, newStores(t).Keys) })
+	t.Run("KeysRotation", func(t *testing.T) { testKeyRotation(t, newStores(t).Keys) })
 }
 
 func newUser(tenantID, email string) identity.User {
@@ -129,7 +131,7 @@ func testSessions(t *testing.T, s identity.SessionStore) {
 	}
 }
 
-func testKeys(t *testing.T, s identity.KeyStore) {
+func testKeys(t *testing.T, s identity.KeyRotationStore) {
 	ctx := t.Context()
 	if _, err := s.ActiveSigningKey(ctx); !errors.Is(err, identity.ErrNoActiveKey) {
 		t.Fatalf("ActiveSigningKey on an empty store err = %v, want ErrNoActiveKey", err)
@@ -139,7 +141,8 @@ func testKeys(t *testing.T, s identity.KeyStore) {
 	}
 	k1 := newKey(t, 1, identity.KeyRetired)
 	k2 := newKey(t, 2, identity.KeyActive)
-	for _, k := range []identity.SigningKey{k1, k2} {
+	k3 := newKey(t, 3, identity.KeyActive)
+	for _, k := range []identity.SigningKey{k1, k2, k3} {
 		if err := s.InsertSigningKey(ctx, k); err != nil {
 			t.Fatalf("InsertSigningKey: %v", err)
 		}
@@ -149,12 +152,13 @@ func testKeys(t *testing.T, s identity.KeyStore) {
 	}
 
 	active, err := s.ActiveSigningKey(ctx)
-	if err != nil || active.ID != k2.ID || active.Generation != 2 || !active.Private.Equal(k2.Private) || !active.CreatedAt.Equal(when) {
-		t.Fatalf("ActiveSigningKey = %s gen %d, %v; want %s", active.ID, active.Generation, err, k2.ID)
+	if err != nil || active.ID != k3.ID || active.Generation != 3 || !active.Private.Equal(k3.Private) || !active.CreatedAt.Equal(when) {
+		t.Fatalf("ActiveSigningKey = %s gen %d, %v; want %s", active.ID, active.Generation, err, k3.ID)
 	}
+	// The retired key is not published: the current and the previous are.
 	pubs, err := s.PublicKeys(ctx)
 	if err != nil || len(pubs) != 2 {
-		t.Fatalf("PublicKeys = %d keys, %v; want 2", len(pubs), err)
+		t.Fatalf("PublicKeys = %d keys, %v; want 2 (the retired key left out)", len(pubs), err)
 	}
 	// A signature by the stored private key verifies with the stored public key.
 	digest := sha256.Sum256([]byte("payload"))
@@ -163,15 +167,86 @@ func testKeys(t *testing.T, s identity.KeyStore) {
 		t.Fatal(err)
 	}
 	for _, p := range pubs {
-		want := map[string]*rsa.PrivateKey{k1.ID: k1.Private, k2.ID: k2.Private}[p.ID]
-		if want == nil || !p.Key.Equal(&want.PublicKey) {
-			t.Fatalf("PublicKeys returned %s, which does not match what was stored", p.ID)
+		want := map[string]identity.SigningKey{k2.ID: k2, k3.ID: k3}[p.ID]
+		if want.Private == nil || !p.Key.Equal(&want.Private.PublicKey) || p.Generation != want.Generation ||
+			p.Status != identity.KeyActive || !p.CreatedAt.Equal(when) {
+			t.Fatalf("PublicKeys returned %+v, which does not match what was stored", p)
 		}
-		if p.ID == k2.ID && rsa.VerifyPKCS1v15(p.Key, crypto.SHA256, digest[:], sig) != nil {
+		if p.ID == k3.ID && rsa.VerifyPKCS1v15(p.Key, crypto.SHA256, digest[:], sig) != nil {
 			t.Fatal("the stored public key does not verify the stored private key's signature")
 		}
 	}
+
+	// Retiring is idempotent, unknown ids are no error, and a retired key is no longer published.
+	for range 2 {
+		if err := s.RetireSigningKey(ctx, k2.ID); err != nil {
+			t.Fatalf("RetireSigningKey: %v", err)
+		}
+	}
+	if err := s.RetireSigningKey(ctx, gen.New(ids.Key)); err != nil {
+		t.Fatalf("RetireSigningKey(unknown) = %v", err)
+	}
+	pubs, err = s.PublicKeys(ctx)
+	if err != nil || len(pubs) != 1 || pubs[0].ID != k3.ID {
+		t.Fatalf("after retiring %s: PublicKeys = %+v, %v", k2.ID, pubs, err)
+	}
+	if active, err := s.ActiveSigningKey(ctx); err != nil || active.ID != k3.ID {
+		t.Fatalf("ActiveSigningKey after retiring the previous key = %s, %v", active.ID, err)
+	}
 }
+
+// testKeyRotation runs the rotation against the store: concurrent runs add one generation, and
+// the previous key is retired once no token can need it.
+func testKeyRotation(t *testing.T, s identity.KeyRotationStore) {
+	clk := clock.NewFixed(when)
+	first, err := identity.EnsureSigningKey(t.Context(), s, clk, gen)
+	if err != nil {
+		t.Fatal(err)
+	}
+	policy := identity.RotationPolicy{Rotation: 24 * time.Hour, TokenTTL: 15 * time.Minute}
+	newRotator := func() *identity.KeyRotator {
+		return &identity.KeyRotator{Store: s, Policy: policy, Clock: clk, IDs: gen, Events: discard{}}
+	}
+	clk.Advance(25 * time.Hour)
+	const n = 4
+	var wg sync.WaitGroup
+	results := make([]identity.RotationResult, n)
+	errs := make([]error, n)
+	for i := range n {
+		wg.Go(func() { results[i], errs[i] = newRotator().Rotate(t.Context()) })
+	}
+	wg.Wait()
+	added := 0
+	for i := range n {
+		if errs[i] != nil {
+			t.Fatalf("Rotate: %v", errs[i])
+		}
+		if results[i].Added {
+			added++
+		}
+		if results[i].ActiveKeyID == first.ID {
+			t.Fatalf("run %d still reports the first key active", i)
+		}
+	}
+	pubs, err := s.PublicKeys(t.Context())
+	if added != 1 || err != nil || len(pubs) != 2 {
+		t.Fatalf("concurrent rotation added %d keys; %d published, %v; want 1 and 2", added, len(pubs), err)
+	}
+	clk.Advance(2 * time.Hour)
+	res, err := newRotator().Rotate(t.Context())
+	if err != nil || len(res.Retired) != 1 || res.Retired[0] != first.ID || res.Added {
+		t.Fatalf("second rotation: %+v, %v; want %s retired", res, err, first.ID)
+	}
+	pubs, err = s.PublicKeys(t.Context())
+	if err != nil || len(pubs) != 1 || pubs[0].ID != res.ActiveKeyID {
+		t.Fatalf("after retirement: %+v, %v", pubs, err)
+	}
+}
+
+// discard is an EventSink that drops events.
+type discard struct{}
+
+func (discard) Record(context.Context, identity.Event) {}
 
 func newKey(t *testing.T, generation int, status string) identity.SigningKey {
 	t.Helper()
@@ -182,7 +257,7 @@ func newKey(t *testing.T, generation int, status string) identity.SigningKey {
 	return identity.SigningKey{ID: gen.New(ids.Key), Generation: generation, Private: priv, Status: status, CreatedAt: when}
 }
 
-func testConcurrentEnsure(t *testing.T, s identity.KeyStore) {
+func testConcurrentEnsure(t *testing.T, s identity.KeyRotationStore) {
 	const n = 5
 	var wg sync.WaitGroup
 	got := make([]identity.SigningKey, n)

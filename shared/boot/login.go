@@ -1,0 +1,48 @@
+package boot
+
+import (
+	"context"
+
+	"caas.dev/shared/clock"
+	"caas.dev/shared/identity"
+	"caas.dev/shared/ids"
+)
+
+// LoginService returns the identity service that logs users in and runs their MFA: users,
+// sessions, MFA store, the account and IP lockout in Redis, the signing keys and the issuer,
+// the TOTP secret box of CAAS_SECRETS_KEY and the log as the event sink. With needSecrets
+// (the MFA functions) a missing or bad key fails the start: there is no fallback key; Login
+// itself never opens a secret and starts without one.
+func (e *Env) LoginService(ctx context.Context, needSecrets bool) (*identity.Service, error) {
+	tokens, err := e.Tokens()
+	if err != nil {
+		return nil, err
+	}
+	var box *identity.SecretBox
+	if needSecrets || e.getenv(identity.SecretsKeyEnv) != "" {
+		if box, err = identity.NewSecretBoxFromEnv(e.getenv); err != nil {
+			return nil, err
+		}
+	}
+	db, err := e.Mongo(ctx)
+	if err != nil {
+		return nil, err
+	}
+	rc, err := e.Redis()
+	if err != nil {
+		return nil, err
+	}
+	return identity.NewService(identity.Deps{
+		Users:    db.Users(),
+		Sessions: db.Sessions(),
+		Keys:     &identity.ActiveKeyCache{Store: db.SigningKeys()},
+		Tokens:   &identity.Issuer{Config: tokens, Clock: clock.System{}, IDs: ids.Random{}},
+		Argon2:   identity.DefaultArgon2,
+		Clock:    clock.System{},
+		IDs:      ids.Random{},
+		MFA:      db.MFA(),
+		Secrets:  box,
+		Lockout:  rc.NewAttemptLimiter("caas:login:attempts:"),
+		Events:   identity.LogSink{Log: e.Log},
+	})
+}

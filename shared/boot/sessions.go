@@ -1,0 +1,32 @@
+package boot
+
+import (
+	"context"
+
+	"caas.dev/shared/clock"
+	"caas.dev/shared/identity"
+	"caas.dev/shared/ids"
+)
+
+// SessionService returns the session service on the Mongo client's sessions and users, with
+// the active signing key and the token configuration for refresh, and events written to the
+// function's log.
+func (e *Env) SessionService(ctx context.Context) (*identity.SessionService, error) {
+	tokens, err := e.Tokens()
+	if err != nil {
+		return nil, err
+	}
+	db, err := e.Mongo(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return identity.NewSessionService(identity.SessionDeps{
+		Users:    db.Users(),
+		Sessions: db.Sessions(),
+		Keys:     &identity.ActiveKeyCache{Store: db.SigningKeys()},
+		Tokens:   &identity.Issuer{Config: tokens, Clock: clock.System{}, IDs: ids.Random{}},
+		Events:   identity.LogSink{Log: e.Log},
+		Clock:    clock.System{},
+		IDs:      ids.Random{},
+	})
+}
