@@ -115,3 +115,39 @@ build-GetPresence:
 build-MarkRead:
 	$(call lambda_build,mark-read)
 
+build-MfaEnroll:
+	$(call lambda_build,mfa-enroll)
+
+build-MfaConfirm:
+	$(call lambda_build,mfa-confirm)
+
+build-MfaVerify:
+	$(call lambda_build,mfa-verify)
+
+build-MfaDisable:
+	$(call lambda_build,mfa-disable)
+
+build-RefreshToken:
+	$(call lambda_build,refresh-token)
+
+build-Logout:
+	$(call lambda_build,logout)
+
+build-LogoutAll:
+	$(call lambda_build,logout-all)
+
+build-ListSessions:
+	$(call lambda_build,list-sessions)
+
+build-EndSession:
+	$(call lambda_build,end-session)
+
+build-Jwks:
+	$(call lambda_build,jwks)
+
+build-OpenIdConfiguration:
+	$(call lambda_build,open-id-configuration)
+
+build-RotateSigningKey:
+	$(call lambda_build,rotate-signing-key)
+

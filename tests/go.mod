@@ -6,6 +6,7 @@ require (
 	caas.dev/shared v0.0.0-00010101000000-000000000000
 	github.com/aws/aws-sdk-go v1.55.8
 	github.com/coder/websocket v1.8.15
+	github.com/pquerna/otp v1.5.0
 )
 
 require (
@@ -15,6 +16,7 @@ require (
 	github.com/SAP/go-hdb v1.13.6 // indirect
 	github.com/aws/aws-lambda-go v1.55.1 // indirect
 	github.com/beorn7/perks v1.0.1 // indirect
+	github.com/boombuler/barcode v1.0.1-0.20190219062509-6c824513bacc // indirect
 	github.com/cenkalti/backoff/v5 v5.0.2 // indirect
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect
 	github.com/dustin/go-humanize v1.0.1 // indirect

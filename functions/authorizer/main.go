@@ -27,6 +27,7 @@ func setup(ctx context.Context, env *boot.Env) (any, error) {
 	a := &identity.Authorizer{
 		Verifier: &identity.Verifier{Config: tokens, Keys: keys, Clock: clock.System{}},
 		Users:    db.Users(),
+		Sessions: db.Sessions(),
 		Clock:    clock.System{},
 		Log:      env.Log,
 	}

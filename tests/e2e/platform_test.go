@@ -196,9 +196,18 @@ func (p *platform) start() error {
 	if err != nil {
 		return fmt.Errorf("create runtime log: %w", err)
 	}
+	// CAAS_SECRETS_KEY (the TOTP secrets' key) until `caas run` generates it as it does the
+	// admin key: the MFA functions do not start without it.
+	envVars := filepath.Join(p.dir, "env-vars.json")
+	secretsKey := base64.StdEncoding.EncodeToString([]byte(randomKey())[:32])
+	if err := os.WriteFile(envVars, []byte(`{"Parameters":{"CAAS_SECRETS_KEY":"`+secretsKey+`"}}`), 0o600); err != nil {
+		logFile.Close()
+		return fmt.Errorf("write env vars: %w", err)
+	}
 	cmd := exec.Command(filepath.Join(p.binDir, "caas"), "run",
 		"--template", filepath.Join(p.root, "template.yaml"),
 		"--state-dir", p.stateDir,
+		"--env-vars", envVars,
 		"--no-build",
 		"--bin-dir", filepath.Join(p.binDir, "functions"))
 	cmd.Dir = p.root
