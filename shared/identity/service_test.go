@@ -18,7 +18,7 @@ type fixture struct {
 	clock    *clock.Fixed
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t testing.TB) *fixture {
 	t.Helper()
 	clk := clock.NewFixed(time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC))
 	store := newMemStore()
@@ -38,7 +38,7 @@ func newFixture(t *testing.T) *fixture {
 
 const goodPassword = "correct horse battery"
 
-func (f *fixture) register(t *testing.T, tenantID, email string) User {
+func (f *fixture) register(t testing.TB, tenantID, email string) User {
 	t.Helper()
 	u, err := f.svc.Register(t.Context(), RegisterInput{TenantID: tenantID, Email: email, Password: goodPassword, DisplayName: "Ann"})
 	if err != nil {
