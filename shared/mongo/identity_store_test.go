@@ -4,57 +4,19 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"log/slog"
-	"os"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/FerretDB/FerretDB/ferretdb"
-
+	"caas.dev/shared/backendtest"
 	"caas.dev/shared/identity/identitytest"
 	"caas.dev/shared/mongo"
 	"caas.dev/shared/tenant"
 	"caas.dev/shared/tenant/tenanttest"
 )
 
-// TODO: switch to caas.dev/shared/backendtest.MongoURI when that package lands; this starts
-// its own embedded FerretDB once per test binary unless MONGO_URI is set.
-var (
-	identityFerretOnce sync.Once
-	identityFerretURI  string
-	identityFerretErr  error
-)
-
 func identityMongoURI(t *testing.T) string {
 	t.Helper()
-	if uri := os.Getenv("MONGO_URI"); uri != "" {
-		return uri
-	}
-	identityFerretOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "caas-identity-ferretdb-")
-		if err != nil {
-			identityFerretErr = err
-			return
-		}
-		f, err := ferretdb.New(&ferretdb.Config{
-			Listener:  ferretdb.ListenerConfig{TCP: "127.0.0.1:0"},
-			Handler:   "sqlite",
-			Logger:    slog.New(slog.DiscardHandler),
-			SQLiteURL: "file:" + dir + "/",
-		})
-		if err != nil {
-			identityFerretErr = err
-			return
-		}
-		// The server lives as long as the test binary.
-		go func() { _ = f.Run(context.Background()) }()
-		identityFerretURI = f.MongoDBURI()
-	})
-	if identityFerretErr != nil {
-		t.Fatalf("start ferretdb: %v", identityFerretErr)
-	}
-	return identityFerretURI
+	return backendtest.MongoURI(t)
 }
 
 // openIdentityClient opens a migrated client on databases with a unique prefix, dropped when

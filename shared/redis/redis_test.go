@@ -10,7 +10,9 @@ import (
 	"caas.dev/shared/redis"
 )
 
-// TODO: switch to caas.dev/shared/backendtest.RedisURL when that package lands.
+// redisURL returns REDIS_URL, or a miniredis of this test's own: the limiter's window is a
+// key expiry, and miniredis expires keys only when its clock is moved, which needs the handle
+// that backendtest's shared server does not give.
 func redisURL(t *testing.T) (string, *miniredis.Miniredis) {
 	t.Helper()
 	if u := os.Getenv("REDIS_URL"); u != "" {
