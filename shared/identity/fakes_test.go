@@ -104,6 +104,12 @@ func (k memKeys) InsertSigningKey(context.Context, SigningKey) error { return Er
 func (k memKeys) ActiveSigningKey(context.Context) (SigningKey, error) {
 	return k.key, nil
 }
+func (k memKeys) SigningKeyByID(_ context.Context, id string) (SigningKey, error) {
+	if id != k.key.ID {
+		return SigningKey{}, ErrKeyNotFound
+	}
+	return k.key, nil
+}
 func (k memKeys) PublicKeys(context.Context) ([]PublicKey, error) {
 	return []PublicKey{{ID: k.key.ID, Generation: 1, Key: &k.key.Private.PublicKey, Status: KeyActive}}, nil
 }

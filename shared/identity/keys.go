@@ -52,6 +52,8 @@ type KeyStore interface {
 	InsertSigningKey(ctx context.Context, k SigningKey) error
 	// ActiveSigningKey returns the active key of the highest generation, or ErrNoActiveKey.
 	ActiveSigningKey(ctx context.Context) (SigningKey, error)
+	// SigningKeyByID returns the key with this id, whatever its status, or ErrKeyNotFound.
+	SigningKeyByID(ctx context.Context, id string) (SigningKey, error)
 	// PublicKeys returns the public half of every key that may still verify a token (the
 	// active ones; retired keys are left out), in no particular order.
 	PublicKeys(ctx context.Context) ([]PublicKey, error)
@@ -129,8 +131,44 @@ func (c *ActiveKeyCache) Get(ctx context.Context) (SigningKey, error) {
 	if err != nil {
 		return SigningKey{}, fmt.Errorf("load signing key: %w", err)
 	}
+	if now.Sub(k.CreatedAt) < KeyPublishLead {
+		// Too new to sign: verifiers may not have fetched it yet. Its predecessor signs until
+		// the lead has passed; the first key of a platform has none and signs at once.
+		prev, err := previousActive(ctx, c.Store, k)
+		if err != nil {
+			return SigningKey{}, fmt.Errorf("load signing key: %w", err)
+		}
+		if prev.ID != "" {
+			k = prev
+		}
+	}
 	c.key, c.loadedAt = &k, now
 	return k, nil
+}
+
+// KeyPublishLead is how long a new signing key is published in the JWKS before it signs: far
+// longer than any verifier keeps the key set (ours reload within DefaultKeySetMaxAge; the JWKS
+// answer says max-age=300), so no verifier meets a kid it has never seen.
+const KeyPublishLead = time.Hour
+
+// previousActive returns the active key of the highest generation below k's, or a zero key
+// when there is none.
+func previousActive(ctx context.Context, store KeyStore, k SigningKey) (SigningKey, error) {
+	keys, err := store.PublicKeys(ctx)
+	if err != nil {
+		return SigningKey{}, err
+	}
+	var prevID string
+	prevGen := 0
+	for _, p := range keys {
+		if p.Status == KeyActive && p.Generation < k.Generation && p.Generation > prevGen {
+			prevID, prevGen = p.ID, p.Generation
+		}
+	}
+	if prevID == "" {
+		return SigningKey{}, nil
+	}
+	return store.SigningKeyByID(ctx, prevID)
 }
 
 // now reads clk, or the system clock when clk is nil.

@@ -25,8 +25,9 @@ const (
 // RotationPolicy decides when signing keys are added and retired. A new generation is added
 // when the newest active key is Rotation old. An older key is retired once it is Rotation plus
 // TokenTTL old and every token it can have signed has expired: its successor has existed for
-// longer than TokenTTL plus DefaultActiveKeyMaxAge (the time a Login instance may keep
-// signing with a key it loaded) plus the verifier's clock skew. The newest key is never
+// longer than KeyPublishLead (before which it does not sign) plus TokenTTL plus
+// DefaultActiveKeyMaxAge (the time a Login instance may keep signing with a key it loaded) plus
+// the verifier's clock skew. The newest key is never
 // retired.
 type RotationPolicy struct {
 	Rotation time.Duration
@@ -69,7 +70,7 @@ func parseDays(s string) (time.Duration, error) {
 // retireAfterSuccessor is how long a key's successor must have existed before the key is
 // retired: no token signed by the key can then still be valid.
 func (p RotationPolicy) retireAfterSuccessor() time.Duration {
-	return p.TokenTTL + DefaultActiveKeyMaxAge + clockSkew
+	return KeyPublishLead + p.TokenTTL + DefaultActiveKeyMaxAge + clockSkew
 }
 
 // plan is what one rotation run does.
@@ -130,11 +131,10 @@ type RotationResult struct {
 // Rotate adds a new active generation when the newest key is due, then retires the keys no
 // valid token can need any more.
 //
-// TODO: a new key signs as soon as a Login instance loads it (within DefaultActiveKeyMaxAge),
-// before verifiers that cache the JWKS have seen it; one that does not refetch the set on an
-// unknown kid refuses the first tokens of the new key for up to its cache time. Publishing a
-// key some hours before it signs needs an activation time stored with each key. Two concurrent runs add at most one key: both try the same
-// next generation and the store's unique index lets one in. Retiring is idempotent.
+// A new key signs only KeyPublishLead after it is added (ActiveKeyCache), so verifiers that
+// cache the JWKS have it before its first token. Two concurrent runs add at most one key: both
+// try the same next generation and the store's unique index lets one in. Retiring is
+// idempotent.
 func (r *KeyRotator) Rotate(ctx context.Context) (RotationResult, error) {
 	keys, err := r.Store.PublicKeys(ctx)
 	if err != nil {

@@ -118,6 +118,17 @@ func (s *rotKeys) ActiveSigningKey(context.Context) (SigningKey, error) {
 	return *best, nil
 }
 
+func (s *rotKeys) SigningKeyByID(_ context.Context, id string) (SigningKey, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, k := range s.keys {
+		if k.ID == id {
+			return k, nil
+		}
+	}
+	return SigningKey{}, ErrKeyNotFound
+}
+
 func (s *rotKeys) PublicKeys(context.Context) ([]PublicKey, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -192,13 +203,18 @@ func TestKeyRotatorLifecycle(t *testing.T) {
 	if res, err := r.Rotate(t.Context()); err != nil || res.Added || res.ActiveKeyID != second {
 		t.Fatalf("second run: %+v %v", res, err)
 	}
-	// Login instances switch to the new key within DefaultActiveKeyMaxAge.
+	// Login instances switch to the new key once it has been published for KeyPublishLead,
+	// within DefaultActiveKeyMaxAge of that.
 	if k, _ := cache.Get(t.Context()); k.ID != first.ID {
 		t.Fatal("the active key cache reloaded before its max age")
 	}
 	clk.Advance(DefaultActiveKeyMaxAge)
+	if k, _ := cache.Get(t.Context()); k.ID != first.ID {
+		t.Fatalf("the new key signs before its publish lead: %s", k.ID)
+	}
+	clk.Advance(KeyPublishLead)
 	if k, _ := cache.Get(t.Context()); k.ID != second {
-		t.Fatalf("the active key cache still signs with %s after its max age", k.ID)
+		t.Fatalf("the active key cache still signs with %s after the publish lead", k.ID)
 	}
 
 	// The last token of the first key, issued just before the cache switched, still verifies.
@@ -262,5 +278,36 @@ func TestKeySetMaxAge(t *testing.T) {
 	clk.Advance(time.Minute)
 	if _, err := ks.Lookup(t.Context(), "key_a"); !errors.Is(err, ErrKeyNotFound) {
 		t.Fatalf("a retired key still verifies after MaxAge: %v", err)
+	}
+}
+
+// A new key is published at once but signs only after KeyPublishLead, so no verifier that
+// caches the key set meets its kid unannounced; a platform's first key signs at once.
+func TestActiveKeyCachePublishLead(t *testing.T) {
+	clk := clock.NewFixed(time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC))
+	priv, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := &rotKeys{keys: []SigningKey{{ID: "key_a", Generation: 1, Private: priv, Status: KeyActive, CreatedAt: clk.Now()}}}
+	cache := &ActiveKeyCache{Store: store, Clock: clk}
+	if k, err := cache.Get(t.Context()); err != nil || k.ID != "key_a" {
+		t.Fatalf("the only key, just made: %s %v, want key_a", k.ID, err)
+	}
+
+	clk.Advance(30 * 24 * time.Hour)
+	store.keys = append(store.keys, SigningKey{ID: "key_b", Generation: 2, Private: priv, Status: KeyActive, CreatedAt: clk.Now()})
+	clk.Advance(DefaultActiveKeyMaxAge)
+	if k, err := cache.Get(t.Context()); err != nil || k.ID != "key_a" {
+		t.Fatalf("a key added %s ago signs: got %s %v, want key_a", DefaultActiveKeyMaxAge, k.ID, err)
+	}
+	pubs, _ := store.PublicKeys(t.Context())
+	if len(pubs) != 2 {
+		t.Fatalf("the new key is not published at once: %+v", pubs)
+	}
+
+	clk.Advance(KeyPublishLead)
+	if k, err := cache.Get(t.Context()); err != nil || k.ID != "key_b" {
+		t.Fatalf("after the publish lead: got %s %v, want key_b", k.ID, err)
 	}
 }

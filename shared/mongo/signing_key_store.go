@@ -80,6 +80,24 @@ func (s *SigningKeyStore) ActiveSigningKey(ctx context.Context) (identity.Signin
 	if err != nil {
 		return identity.SigningKey{}, fmt.Errorf("find signing key: %w", err)
 	}
+	return d.signingKey()
+}
+
+// SigningKeyByID returns the key with this id, whatever its status, or identity.ErrKeyNotFound.
+func (s *SigningKeyStore) SigningKeyByID(ctx context.Context, id string) (identity.SigningKey, error) {
+	var d signingKeyDoc
+	err := s.coll.FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&d)
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return identity.SigningKey{}, identity.ErrKeyNotFound
+	}
+	if err != nil {
+		return identity.SigningKey{}, fmt.Errorf("find signing key: %w", err)
+	}
+	return d.signingKey()
+}
+
+// signingKey decodes the stored private key.
+func (d signingKeyDoc) signingKey() (identity.SigningKey, error) {
 	block, _ := pem.Decode([]byte(d.PrivatePEM))
 	if block == nil || block.Type != "PRIVATE KEY" {
 		return identity.SigningKey{}, fmt.Errorf("signing key %s: stored PEM is unreadable", d.ID)

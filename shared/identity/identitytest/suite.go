@@ -155,6 +155,17 @@ func testKeys(t *testing.T, s identity.KeyRotationStore) {
 	if err != nil || active.ID != k3.ID || active.Generation != 3 || !active.Private.Equal(k3.Private) || !active.CreatedAt.Equal(when) {
 		t.Fatalf("ActiveSigningKey = %s gen %d, %v; want %s", active.ID, active.Generation, err, k3.ID)
 	}
+	// A key is found by id whatever its status, so the previous key can keep signing while a
+	// new one is published ahead of use.
+	for _, want := range []identity.SigningKey{k1, k2} {
+		got, err := s.SigningKeyByID(ctx, want.ID)
+		if err != nil || got.Generation != want.Generation || got.Status != want.Status || !got.Private.Equal(want.Private) {
+			t.Fatalf("SigningKeyByID(%s) = gen %d %s, %v", want.ID, got.Generation, got.Status, err)
+		}
+	}
+	if _, err := s.SigningKeyByID(ctx, "key_unknown"); !errors.Is(err, identity.ErrKeyNotFound) {
+		t.Fatalf("SigningKeyByID(unknown) err = %v, want ErrKeyNotFound", err)
+	}
 	// The retired key is not published: the current and the previous are.
 	pubs, err := s.PublicKeys(ctx)
 	if err != nil || len(pubs) != 2 {
