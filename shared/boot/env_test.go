@@ -44,6 +44,7 @@ func TestEnvValidation(t *testing.T) {
 	tokensErr := func(e *Env) error { _, err := e.Tokens(); return err }
 	chatErr := func(e *Env) error { _, err := e.ChatDeps(ctx); return err }
 	usersErr := func(e *Env) error { _, err := e.UserService(ctx); return err }
+	loginErr := func(e *Env) error { _, err := e.LoginService(ctx, false); return err }
 	tenantsErr := func(e *Env) error { _, err := e.TenantService(ctx); return err }
 
 	tests := []struct {
@@ -71,6 +72,10 @@ func TestEnvValidation(t *testing.T) {
 		{"tokens ttl too short", with(tokenVars, "CAAS_ACCESS_TOKEN_TTL", "30s"), tokensErr, "CAAS_ACCESS_TOKEN_TTL"},
 		{"tokens ttl too long", with(tokenVars, "CAAS_ACCESS_TOKEN_TTL", "25h"), tokensErr, "CAAS_ACCESS_TOKEN_TTL"},
 		{"tokens ok", with(tokenVars, "CAAS_ACCESS_TOKEN_TTL", "1h"), tokensErr, ""},
+		{"login bad delay after", with(tokenVars, "CAAS_LOGIN_DELAY_AFTER", "x"), loginErr, "CAAS_LOGIN_DELAY_AFTER"},
+		{"login bad delay max", with(tokenVars, "CAAS_LOGIN_DELAY_MAX", "1"), loginErr, "CAAS_LOGIN_DELAY_MAX"},
+		{"login bad lockout after", with(tokenVars, "CAAS_LOGIN_LOCKOUT_AFTER", "0"), loginErr, "CAAS_LOGIN_LOCKOUT_AFTER"},
+		{"login bad lockout for", with(tokenVars, "CAAS_LOGIN_LOCKOUT_FOR", "-5m"), loginErr, "CAAS_LOGIN_LOCKOUT_FOR"},
 		{"chat without mongo", map[string]string{"KAFKA_BROKERS": "k", "CAAS_MESSAGES_TOPIC": "m"}, chatErr, "MONGO_URI is required"},
 		{"chat without topic", map[string]string{"MONGO_URI": "mongodb://127.0.0.1:1", "KAFKA_BROKERS": "k"}, chatErr, "CAAS_MESSAGES_TOPIC is required"},
 		{"users without mongo", nil, usersErr, "MONGO_URI is required"},

@@ -9,12 +9,16 @@ import (
 )
 
 // LoginService returns the identity service that logs users in and runs their MFA: users,
-// sessions, MFA store, the account and IP lockout in Redis, the signing keys and the issuer,
-// the TOTP secret box of CAAS_SECRETS_KEY and the log as the event sink. With needSecrets
+// sessions, MFA store, the account lockout (limits from the CAAS_LOGIN_ variables) and the IP
+// lockout in Redis, the signing keys and the issuer, the TOTP secret box of CAAS_SECRETS_KEY and the log as the event sink. With needSecrets
 // (the MFA functions) a missing or bad key fails the start: there is no fallback key; Login
 // itself never opens a secret and starts without one.
 func (e *Env) LoginService(ctx context.Context, needSecrets bool) (*identity.Service, error) {
 	tokens, err := e.Tokens()
+	if err != nil {
+		return nil, err
+	}
+	lockout, err := identity.AccountLockoutFromEnv(e.getenv)
 	if err != nil {
 		return nil, err
 	}
@@ -44,5 +48,7 @@ func (e *Env) LoginService(ctx context.Context, needSecrets bool) (*identity.Ser
 		Secrets:  box,
 		Lockout:  rc.NewAttemptLimiter("caas:login:attempts:"),
 		Events:   identity.LogSink{Log: e.Log},
+
+		AccountLockout: lockout,
 	})
 }

@@ -3,6 +3,7 @@ package identity
 import (
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 )
 
@@ -31,4 +32,54 @@ func TokenConfigFromEnv(getenv func(string) string) (TokenConfig, error) {
 		c.TTL = d
 	}
 	return c, nil
+}
+
+// The variables that set the account lockout (DefaultAccountLockout when unset).
+const (
+	LoginDelayAfterEnv   = "CAAS_LOGIN_DELAY_AFTER"
+	LoginDelayMaxEnv     = "CAAS_LOGIN_DELAY_MAX"
+	LoginLockoutAfterEnv = "CAAS_LOGIN_LOCKOUT_AFTER"
+	LoginLockoutForEnv   = "CAAS_LOGIN_LOCKOUT_FOR"
+)
+
+// AccountLockoutFromEnv reads the account lockout through getenv: CAAS_LOGIN_DELAY_AFTER
+// (failures before the first delay, 5), CAAS_LOGIN_DELAY_MAX (the longest delay, 1m),
+// CAAS_LOGIN_LOCKOUT_AFTER (failures before the lockout, 10, not below the delay's) and
+// CAAS_LOGIN_LOCKOUT_FOR (its length, 15m). An unset variable keeps its default; a bad one is
+// an error naming it.
+func AccountLockoutFromEnv(getenv func(string) string) (LockoutPolicy, error) {
+	p := DefaultAccountLockout
+	if s := getenv(LoginDelayAfterEnv); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 {
+			return p, fmt.Errorf("%s %q: must be a whole number of failures, at least 1", LoginDelayAfterEnv, s)
+		}
+		p.DelayAfter = n
+	}
+	if s := getenv(LoginDelayMaxEnv); s != "" {
+		d, err := time.ParseDuration(s)
+		if err != nil || d <= 0 {
+			return p, fmt.Errorf("%s %q: must be a positive duration such as 1m", LoginDelayMaxEnv, s)
+		}
+		p.MaxDelay = d
+	}
+	if s := getenv(LoginLockoutAfterEnv); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 {
+			return p, fmt.Errorf("%s %q: must be a whole number of failures, at least 1", LoginLockoutAfterEnv, s)
+		}
+		p.LockAfter = n
+	}
+	if s := getenv(LoginLockoutForEnv); s != "" {
+		d, err := time.ParseDuration(s)
+		if err != nil || d <= 0 {
+			return p, fmt.Errorf("%s %q: must be a positive duration such as 15m", LoginLockoutForEnv, s)
+		}
+		p.LockFor = d
+	}
+	if p.LockAfter < p.DelayAfter {
+		return p, fmt.Errorf("%s %d is below %s %d: the lockout must not come before the delays",
+			LoginLockoutAfterEnv, p.LockAfter, LoginDelayAfterEnv, p.DelayAfter)
+	}
+	return p, nil
 }

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"crypto/rand"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -34,6 +35,9 @@ type platform struct {
 	baseURL  string
 	wsAddr   string   // host:port of the WebSocket API and its management API
 	env      []string // extra CAAS_ settings of this run, after the address and admin key
+	// params are extra variables for every function, through the env-vars file: the template
+	// must declare them, as with `sam local --env-vars`.
+	params map[string]string
 	// ownBackends makes the run start embedded backends even when MONGO_URI, REDIS_URL and
 	// KAFKA_BROKERS name real ones, so a second run never joins the first one's consumer groups.
 	ownBackends bool
@@ -199,8 +203,12 @@ func (p *platform) start() error {
 	// CAAS_SECRETS_KEY (the TOTP secrets' key) until `caas run` generates it as it does the
 	// admin key: the MFA functions do not start without it.
 	envVars := filepath.Join(p.dir, "env-vars.json")
-	secretsKey := base64.StdEncoding.EncodeToString([]byte(randomKey())[:32])
-	if err := os.WriteFile(envVars, []byte(`{"Parameters":{"CAAS_SECRETS_KEY":"`+secretsKey+`"}}`), 0o600); err != nil {
+	params := map[string]string{"CAAS_SECRETS_KEY": base64.StdEncoding.EncodeToString([]byte(randomKey())[:32])}
+	for k, v := range p.params {
+		params[k] = v
+	}
+	doc, _ := json.Marshal(map[string]any{"Parameters": params})
+	if err := os.WriteFile(envVars, doc, 0o600); err != nil {
 		logFile.Close()
 		return fmt.Errorf("write env vars: %w", err)
 	}

@@ -252,9 +252,16 @@ func TestWSIdleAndMaxAge(t *testing.T) {
 // ports, state and embedded backends and the extra settings env; it stops when the test ends.
 func startSecondPlatform(t *testing.T, env ...string) *platform {
 	t.Helper()
+	return startSecondPlatformWith(t, nil, env...)
+}
+
+// startSecondPlatformWith is startSecondPlatform with params for every function (variables the
+// template declares).
+func startSecondPlatformWith(t *testing.T, params map[string]string, env ...string) *platform {
+	t.Helper()
 	dir := t.TempDir()
 	p := &platform{root: the.root, dir: dir, binDir: the.binDir, stateDir: filepath.Join(dir, "state"),
-		logPath: filepath.Join(dir, "caas.log"), env: env, ownBackends: true, adminKey: randomKey()}
+		logPath: filepath.Join(dir, "caas.log"), env: env, ownBackends: true, adminKey: randomKey(), params: params}
 	for _, dst := range []*string{&p.addr, &p.wsAddr} {
 		port, err := freePort()
 		if err != nil {
