@@ -18,6 +18,10 @@ import (
 	"testing"
 	"time"
 
+	"go.mongodb.org/mongo-driver/bson"
+	driver "go.mongodb.org/mongo-driver/mongo"
+	"go.mongodb.org/mongo-driver/mongo/options"
+
 	"caas.dev/shared/identity"
 	"caas.dev/shared/mongo"
 )
@@ -95,6 +99,56 @@ func TestAuthorizer(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			wantGateway(t, get(t, bearer(tc.token)), http.StatusForbidden, "Forbidden")
 		})
+	}
+
+	t.Run("a deleted user", func(t *testing.T) {
+		u, err := registerAndLogin(c, w.a, "deleted")
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantStatus(t, get(t, bearer(u.token)), http.StatusOK)
+		deleteUserDocument(t, the, u.id)
+		// The authorizer caches a live answer for a few seconds; then the token stops working.
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			r := get(t, bearer(u.token))
+			if r.status == http.StatusForbidden {
+				wantGateway(t, r, http.StatusForbidden, "Forbidden")
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("a deleted user's token still answers %d after 30 s", r.status)
+			}
+			time.Sleep(500 * time.Millisecond)
+		}
+	})
+}
+
+// deleteUserDocument removes a user from the platform's MongoDB, as an erasure will once the
+// API offers one. Like signingKey, it is the harness acting on its own platform's data.
+func deleteUserDocument(t *testing.T, p *platform, userID string) {
+	t.Helper()
+	path := filepath.Join(p.stateDir, "backends.json")
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("read %s: %v", path, err)
+	}
+	var backends struct {
+		MongoURI string `json:"mongo_uri"`
+	}
+	if err := json.Unmarshal(b, &backends); err != nil || backends.MongoURI == "" {
+		t.Fatalf("%s has no mongo_uri (%v)", path, err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	client, err := driver.Connect(ctx, options.Client().ApplyURI(backends.MongoURI))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Disconnect(ctx)
+	res, err := client.Database("caas_platform").Collection("users").DeleteOne(ctx, bson.D{{Key: "_id", Value: userID}})
+	if err != nil || res.DeletedCount != 1 {
+		t.Fatalf("delete user %s: %v (deleted %v)", userID, err, res)
 	}
 }
 
