@@ -12,8 +12,6 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -128,20 +126,10 @@ func TestAuthorizer(t *testing.T) {
 // API offers one. Like signingKey, it is the harness acting on its own platform's data.
 func deleteUserDocument(t *testing.T, p *platform, userID string) {
 	t.Helper()
-	path := filepath.Join(p.stateDir, "backends.json")
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("read %s: %v", path, err)
-	}
-	var backends struct {
-		MongoURI string `json:"mongo_uri"`
-	}
-	if err := json.Unmarshal(b, &backends); err != nil || backends.MongoURI == "" {
-		t.Fatalf("%s has no mongo_uri (%v)", path, err)
-	}
+	mongoURI := backendsOf(t, p).MongoURI
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	client, err := driver.Connect(ctx, options.Client().ApplyURI(backends.MongoURI))
+	client, err := driver.Connect(ctx, options.Client().ApplyURI(mongoURI))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -179,20 +167,10 @@ func publishedKey(t *testing.T, c *client, kid string) *rsa.PublicKey {
 // only to sign tokens whose claims, not their signature, the authorizer must refuse.
 func signingKey(t *testing.T, p *platform, kid string) *rsa.PrivateKey {
 	t.Helper()
-	path := filepath.Join(p.stateDir, "backends.json")
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("read %s: %v", path, err)
-	}
-	var backends struct {
-		MongoURI string `json:"mongo_uri"`
-	}
-	if err := json.Unmarshal(b, &backends); err != nil || backends.MongoURI == "" {
-		t.Fatalf("%s has no mongo_uri (%v)", path, err)
-	}
+	mongoURI := backendsOf(t, p).MongoURI
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	db, err := mongo.Open(ctx, backends.MongoURI)
+	db, err := mongo.Open(ctx, mongoURI)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,11 +2,8 @@ package e2e
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"net/http"
-	"os"
-	"path/filepath"
 	"slices"
 	"testing"
 	"time"
@@ -171,19 +168,8 @@ func newConnectionID(t testing.TB, p *platform, u *user, connect func()) string 
 	}
 }
 
-// redisURL is the Redis the platform p uses, from the backends.json it writes.
+// redisURL is the Redis the platform p uses.
 func redisURL(t testing.TB, p *platform) string {
 	t.Helper()
-	path := filepath.Join(p.stateDir, "backends.json")
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("read %s: %v", path, err)
-	}
-	var backends struct {
-		RedisURL string `json:"redis_url"`
-	}
-	if err := json.Unmarshal(b, &backends); err != nil || backends.RedisURL == "" {
-		t.Fatalf("%s has no redis_url (%v)", path, err)
-	}
-	return backends.RedisURL
+	return backendsOf(t, p).RedisURL
 }

@@ -338,3 +338,31 @@ func (p *platform) printLog(w *os.File) {
 	}
 	fmt.Fprintln(w, "---- end of caas run output ----")
 }
+
+// backends is what `caas run` writes to <state-dir>/backends.json: the addresses of the
+// services its functions use, so the harness can reach the same ones.
+type backends struct {
+	MongoURI     string `json:"mongo_uri"`
+	RedisURL     string `json:"redis_url"`
+	KafkaBrokers string `json:"kafka_brokers"`
+}
+
+// backendsOf reads the backends.json of platform p, ending the test when it is missing or
+// lacks an address.
+func backendsOf(t testing.TB, p *platform) backends {
+	t.Helper()
+	path := filepath.Join(p.stateDir, "backends.json")
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("read %s (caas run writes it once its backends are up): %v", path, err)
+	}
+	var got backends
+	if err := json.Unmarshal(b, &got); err != nil {
+		t.Fatalf("%s is not the expected JSON: %v", path, err)
+	}
+	if got.MongoURI == "" || got.RedisURL == "" || got.KafkaBrokers == "" {
+		t.Fatalf("%s lacks an address: mongo_uri %t, redis_url %t, kafka_brokers %t", path,
+			got.MongoURI != "", got.RedisURL != "", got.KafkaBrokers != "")
+	}
+	return got
+}

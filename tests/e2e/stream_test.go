@@ -4,10 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -81,39 +78,10 @@ func TestMessageEvents(t *testing.T) {
 	}
 }
 
-// kafkaBrokers returns the brokers the runtime uses, from the backends.json it writes in its
-// state directory; KAFKA_BROKERS from the environment is the fallback for real services.
+// kafkaBrokers returns the brokers the runtime uses.
 func kafkaBrokers(t *testing.T) []string {
 	t.Helper()
-	path := filepath.Join(the.stateDir, "backends.json")
-	b, err := os.ReadFile(path)
-	if errors.Is(err, os.ErrNotExist) {
-		if env := os.Getenv("KAFKA_BROKERS"); env != "" {
-			t.Errorf("missing piece: caas run did not write %s; using KAFKA_BROKERS from the environment", path)
-			return strings.Split(env, ",")
-		}
-		t.Fatalf("missing piece: caas run did not write %s ({\"mongo_uri\",\"redis_url\",\"kafka_brokers\"}), "+
-			"so the test cannot reach the embedded Kafka broker", path)
-	}
-	if err != nil {
-		t.Fatalf("read %s: %v", path, err)
-	}
-	var backends struct {
-		MongoURI     string `json:"mongo_uri"`
-		RedisURL     string `json:"redis_url"`
-		KafkaBrokers string `json:"kafka_brokers"`
-	}
-	if err := json.Unmarshal(b, &backends); err != nil {
-		t.Fatalf("%s is not the expected JSON: %v", path, err)
-	}
-	if backends.MongoURI == "" || backends.RedisURL == "" || backends.KafkaBrokers == "" {
-		t.Errorf("%s lacks an address: mongo_uri %t, redis_url %t, kafka_brokers %t", path,
-			backends.MongoURI != "", backends.RedisURL != "", backends.KafkaBrokers != "")
-	}
-	if backends.KafkaBrokers == "" {
-		t.FailNow()
-	}
-	return strings.Split(backends.KafkaBrokers, ",")
+	return strings.Split(backendsOf(t, the).KafkaBrokers, ",")
 }
 
 // readEvents reads every partition of the topic from its start until an event has been seen for
