@@ -30,3 +30,25 @@ func (e *Env) SessionService(ctx context.Context) (*identity.SessionService, err
 		IDs:      ids.Random{},
 	})
 }
+
+// TokenAuthorizer returns the access-token authorizer both APIs use (the HTTP API's and the
+// WebSocket API's $connect): RS256 tokens checked against the published signing keys, the
+// session and the user still live.
+func (e *Env) TokenAuthorizer(ctx context.Context) (*identity.Authorizer, error) {
+	tokens, err := e.Tokens()
+	if err != nil {
+		return nil, err
+	}
+	db, err := e.Mongo(ctx)
+	if err != nil {
+		return nil, err
+	}
+	keys := &identity.KeySet{Store: db.SigningKeys(), Clock: clock.System{}}
+	return &identity.Authorizer{
+		Verifier: &identity.Verifier{Config: tokens, Keys: keys, Clock: clock.System{}},
+		Users:    db.Users(),
+		Sessions: db.Sessions(),
+		Clock:    clock.System{},
+		Log:      e.Log,
+	}, nil
+}
