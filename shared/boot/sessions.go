@@ -6,6 +6,7 @@ import (
 	"caas.dev/shared/clock"
 	"caas.dev/shared/identity"
 	"caas.dev/shared/ids"
+	"caas.dev/shared/tenant"
 )
 
 // SessionService returns the session service on the Mongo client's sessions and users, with
@@ -31,9 +32,10 @@ func (e *Env) SessionService(ctx context.Context) (*identity.SessionService, err
 	})
 }
 
-// TokenAuthorizer returns the access-token authorizer both APIs use (the HTTP API's and the
-// WebSocket API's $connect): RS256 tokens checked against the published signing keys, the
-// session and the user still live.
+// TokenAuthorizer returns the authorizer both APIs use (the HTTP API's and the WebSocket API's
+// $connect): RS256 access tokens checked against the published signing keys, the session and
+// the user still live, and the user's current role; on the HTTP API also tenant API keys
+// (X-Api-Key), checked against the tenants' stored key hashes.
 func (e *Env) TokenAuthorizer(ctx context.Context) (*identity.Authorizer, error) {
 	tokens, err := e.Tokens()
 	if err != nil {
@@ -48,6 +50,7 @@ func (e *Env) TokenAuthorizer(ctx context.Context) (*identity.Authorizer, error)
 		Verifier: &identity.Verifier{Config: tokens, Keys: keys, Clock: clock.System{}},
 		Users:    db.Users(),
 		Sessions: db.Sessions(),
+		Tenants:  &tenant.Service{Store: db.Tenants(), Clock: clock.System{}, IDs: ids.Random{}},
 		Clock:    clock.System{},
 		Log:      e.Log,
 	}, nil

@@ -159,3 +159,49 @@ func TestQueryInt(t *testing.T) {
 		}
 	}
 }
+
+// Identity names users only; Caller names users and tenant API keys, and neither accepts a
+// context that mixes the two or lacks a tenant.
+func TestCaller(t *testing.T) {
+	req := func(ctx map[string]any) *Request {
+		r := &Request{}
+		r.RequestContext.Authorizer = &events.APIGatewayV2HTTPRequestContextAuthorizerDescription{Lambda: ctx}
+		return r
+	}
+	user := map[string]any{"tenant_id": "ten_1", "user_id": "usr_1", "session_id": "ses_1", "role": "admin", "actor": "user"}
+	key := map[string]any{"tenant_id": "ten_1", "user_id": "", "session_id": "", "role": "admin", "actor": "api_key"}
+	legacy := map[string]any{"tenant_id": "ten_1", "user_id": "usr_1", "role": "user"}
+
+	if id, ok := req(user).Identity(); !ok || id.UserID != "usr_1" || id.Role != "admin" || id.Actor != ActorUser {
+		t.Errorf("user Identity = %+v, %v", id, ok)
+	}
+	if id, ok := req(user).Caller(); !ok || id.UserID != "usr_1" || id.Actor != ActorUser {
+		t.Errorf("user Caller = %+v, %v", id, ok)
+	}
+	if id, ok := req(legacy).Identity(); !ok || id.Actor != ActorUser {
+		t.Errorf("a context without actor: Identity = %+v, %v", id, ok)
+	}
+	if id, ok := req(key).Identity(); ok {
+		t.Errorf("an API key is a user: %+v", id)
+	}
+	if id, ok := req(key).Caller(); !ok || id.TenantID != "ten_1" || id.Role != "admin" || id.Actor != ActorAPIKey || id.UserID != "" {
+		t.Errorf("API key Caller = %+v, %v", id, ok)
+	}
+	for name, ctx := range map[string]map[string]any{
+		"api key with a user":  {"tenant_id": "ten_1", "user_id": "usr_1", "role": "admin", "actor": "api_key"},
+		"api key without role": {"tenant_id": "ten_1", "actor": "api_key"},
+		"no tenant":            {"user_id": "usr_1", "role": "user", "actor": "user"},
+		"unknown actor":        {"tenant_id": "ten_1", "role": "admin", "actor": "robot"},
+		"user without user id": {"tenant_id": "ten_1", "role": "admin", "actor": "user"},
+	} {
+		if id, ok := req(ctx).Caller(); ok {
+			t.Errorf("%s: Caller = %+v", name, id)
+		}
+		if id, ok := req(ctx).Identity(); ok {
+			t.Errorf("%s: Identity = %+v", name, id)
+		}
+	}
+	if _, ok := (&Request{}).Caller(); ok {
+		t.Error("a request no authorizer saw has a caller")
+	}
+}

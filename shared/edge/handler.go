@@ -71,8 +71,11 @@ func HTTP(log *slog.Logger, h HandlerFunc) LambdaHandler {
 	return func(ctx context.Context, ev events.APIGatewayV2HTTPRequest) (resp events.APIGatewayV2HTTPResponse, err error) {
 		req := &Request{APIGatewayV2HTTPRequest: ev}
 		l := log.With("request_id", req.RequestID(), "route", ev.RouteKey)
+		if c, ok := req.Caller(); ok {
+			l = l.With("tenant_id", c.TenantID)
+			ctx = WithCaller(ctx, c)
+		}
 		if id, ok := req.Identity(); ok {
-			l = l.With("tenant_id", id.TenantID)
 			ctx = WithIdentity(ctx, id)
 		}
 		ctx = WithLogger(ctx, l)
@@ -109,4 +112,15 @@ func RequireIdentity(ctx context.Context) (Identity, error) {
 		return Identity{}, fault.ErrUnauthorized
 	}
 	return id, nil
+}
+
+// RequireCaller returns the verified caller, a user or a tenant's API key, or ErrUnauthorized
+// when the request carries none. Routes that also serve a tenant's servers call it instead of
+// RequireIdentity.
+func RequireCaller(ctx context.Context) (Identity, error) {
+	c, ok := CallerFrom(ctx)
+	if !ok {
+		return Identity{}, fault.ErrUnauthorized
+	}
+	return c, nil
 }

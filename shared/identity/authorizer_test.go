@@ -34,13 +34,19 @@ func TestAuthorizer(t *testing.T) {
 
 	resp := ask("Bearer " + tok.AccessToken)
 	if !resp.IsAuthorized || resp.Context["tenant_id"] != tenantID || resp.Context["user_id"] != u.ID ||
-		resp.Context["session_id"] != tok.SessionID || resp.Context["role"] != "user" {
+		resp.Context["session_id"] != tok.SessionID || resp.Context["role"] != "user" || resp.Context["actor"] != "user" {
 		t.Fatalf("valid token: %+v", resp)
 	}
 	if r := ask("bearer " + tok.AccessToken); !r.IsAuthorized {
 		t.Fatal("the scheme is case-insensitive, but lower-case bearer was refused")
 	}
-	for _, h := range []string{"", "Bearer", "Bearer ", "Basic " + tok.AccessToken, tok.AccessToken,
+	if r, err := a.Handle(t.Context(), events.APIGatewayV2CustomAuthorizerV2Request{Headers: map[string]string{}}); !errors.Is(err, ErrUnauthorized) || r.IsAuthorized {
+		t.Errorf("no credentials: %+v, %v; want ErrUnauthorized (the gateway's 401)", r, err)
+	}
+	if r, err := a.Authorize(t.Context(), events.APIGatewayV2CustomAuthorizerV2Request{}); err != nil || r.IsAuthorized {
+		t.Errorf("Authorize without credentials: %+v, %v; want a plain refusal", r, err)
+	}
+	for _, h := range []string{"Bearer", "Bearer ", "Basic " + tok.AccessToken, tok.AccessToken,
 		"Bearer " + tok.AccessToken + "x", "Bearer " + tok.AccessToken + " extra"} {
 		if r := ask(h); r.IsAuthorized || r.Context != nil {
 			t.Errorf("header %.20q... was authorized: %+v", h, r)
@@ -137,5 +143,54 @@ func TestAuthorizerRefusals(t *testing.T) {
 				t.Fatal("authorized")
 			}
 		})
+	}
+}
+
+// The role the authorizer hands on is the user's current one from the store, not the token's
+// claim: a promotion or demotion shows within DefaultUserTTL without a new token; new tokens
+// carry the role at issue time.
+func TestAuthorizerUsesCurrentRole(t *testing.T) {
+	f := newFixture(t)
+	u := f.register(t, tenantID, "ann@example.com")
+	tok, err := f.svc.Login(t.Context(), LoginInput{TenantID: tenantID, Email: u.Email, Password: goodPassword, IP: "192.0.2.1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := &Authorizer{Verifier: f.verifier, Users: f.store, Sessions: f.store, Clock: f.clock, Log: slog.New(slog.DiscardHandler)}
+	role := func(token string) any {
+		t.Helper()
+		resp, err := a.Handle(t.Context(), events.APIGatewayV2CustomAuthorizerV2Request{Headers: map[string]string{"authorization": "Bearer " + token}})
+		if err != nil || !resp.IsAuthorized {
+			t.Fatalf("Handle: %+v, %v", resp, err)
+		}
+		return resp.Context["role"]
+	}
+	setRole := func(r string) {
+		f.store.mu.Lock()
+		x := f.store.users[u.ID]
+		x.Role = r
+		f.store.users[u.ID] = x
+		f.store.mu.Unlock()
+	}
+	if r := role(tok.AccessToken); r != RoleUser {
+		t.Fatalf("role %v, want user", r)
+	}
+	setRole(RoleAdmin)
+	f.clock.Advance(DefaultUserTTL + time.Second)
+	if r := role(tok.AccessToken); r != RoleAdmin {
+		t.Fatalf("after promotion: role %v, want admin from the store", r)
+	}
+	again, err := f.svc.Login(t.Context(), LoginInput{TenantID: tenantID, Email: u.Email, Password: goodPassword, IP: "192.0.2.1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	claims, err := f.verifier.Verify(t.Context(), again.AccessToken)
+	if err != nil || claims.Role != RoleAdmin {
+		t.Fatalf("a new token's role claim: %+v, %v; want admin", claims, err)
+	}
+	setRole("")
+	f.clock.Advance(DefaultUserTTL + time.Second)
+	if r := role(again.AccessToken); r != RoleUser {
+		t.Fatalf("after demotion (no stored role): role %v, want user despite the admin claim", r)
 	}
 }

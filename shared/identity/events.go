@@ -21,6 +21,7 @@ const (
 	EventLogoutAll       = "auth.logout_all"
 	EventSessionEnded    = "auth.session.ended"
 	EventSigningKeyAdded = "auth.signing_key.added"
+	EventRoleChanged     = "auth.role_changed"
 )
 
 // Event is one authentication event. It names the user by id and never carries a password,
@@ -33,6 +34,9 @@ type Event struct {
 	IP        string
 	UserAgent string
 	Reason    string // why a failure failed, as a stable word: "bad_password", "replayed_code", ...
+	Actor     string // who made a change to UserID: an admin user's id or "api_key"
+	OldRole   string // a role change's role before
+	NewRole   string // a role change's role after
 	At        time.Time
 }
 
@@ -50,6 +54,11 @@ type LogSink struct {
 
 // Record logs e at info level.
 func (s LogSink) Record(ctx context.Context, e Event) {
+	if e.Kind == EventRoleChanged {
+		s.Log.InfoContext(ctx, "auth event", "kind", e.Kind, "tenant_id", e.TenantID, "user_id", e.UserID,
+			"actor", e.Actor, "old_role", e.OldRole, "new_role", e.NewRole, "at", e.At)
+		return
+	}
 	s.Log.InfoContext(ctx, "auth event", "kind", e.Kind, "tenant_id", e.TenantID, "user_id", e.UserID,
 		"session_id", e.SessionID, "ip", e.IP, "reason", e.Reason, "at", e.At)
 }

@@ -145,7 +145,7 @@ func (s *SessionService) Refresh(ctx context.Context, in RefreshInput) (Tokens, 
 	if err := s.Sessions.TouchSession(ctx, ses.TenantID, ses.ID, now); err != nil {
 		return Tokens{}, fmt.Errorf("refresh: %w", err)
 	}
-	access, ttl, err := s.Tokens.Issue(key, u.TenantID, u.ID, ses.ID, RoleUser)
+	access, ttl, err := s.Tokens.Issue(key, u.TenantID, u.ID, ses.ID, RoleOf(u))
 	if err != nil {
 		return Tokens{}, fmt.Errorf("refresh: %w", err)
 	}

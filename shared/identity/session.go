@@ -118,7 +118,7 @@ func newSession(ctx context.Context, store SessionStore, keys *ActiveKeyCache, i
 	if err := store.AddRefreshToken(ctx, rt); err != nil {
 		return Tokens{}, fmt.Errorf("open session: %w", err)
 	}
-	access, ttl, err := issuer.Issue(key, u.TenantID, u.ID, ses.ID, RoleUser)
+	access, ttl, err := issuer.Issue(key, u.TenantID, u.ID, ses.ID, RoleOf(u))
 	if err != nil {
 		return Tokens{}, fmt.Errorf("open session: %w", err)
 	}

@@ -16,9 +16,6 @@ import (
 	"caas.dev/shared/ids"
 )
 
-// RoleUser is the role of an ordinary end user.
-const RoleUser = "user"
-
 // Claims are the claims of an access token: the registered ones plus the tenant (tid), the
 // session (sid) and the role.
 type Claims struct {

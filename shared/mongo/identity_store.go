@@ -1,6 +1,7 @@
 package mongo
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -15,12 +16,15 @@ import (
 // userDoc is a document of caas_platform.users. The chat stores read this collection directly:
 // keep the field names.
 type userDoc struct {
-	ID           string    `bson:"_id"`
-	TenantID     string    `bson:"tenant_id"`
-	Email        string    `bson:"email"`
-	DisplayName  string    `bson:"display_name"`
-	PasswordHash string    `bson:"password_hash"`
-	CreatedAt    time.Time `bson:"created_at"`
+	ID           string `bson:"_id"`
+	TenantID     string `bson:"tenant_id"`
+	Email        string `bson:"email"`
+	DisplayName  string `bson:"display_name"`
+	PasswordHash string `bson:"password_hash"`
+	// Role is identity.RoleAdmin or identity.RoleUser; documents written before roles have
+	// none and read as identity.RoleUser.
+	Role      string    `bson:"role,omitempty"`
+	CreatedAt time.Time `bson:"created_at"`
 }
 
 // UserStore implements identity.UserStore.
@@ -33,13 +37,31 @@ func (c *Client) Users() *UserStore {
 	return &UserStore{coll: c.platform.Collection(UsersCollection)}
 }
 
-var _ identity.UserStore = (*UserStore)(nil)
+var (
+	_ identity.UserStore = (*UserStore)(nil)
+	_ identity.RoleStore = (*UserStore)(nil)
+)
+
+// SetUserRole sets the role of the tenant's user, or fails with identity.ErrUserNotFound. One
+// field of one document is set: no uniqueness is at stake, so a plain update is safe on
+// FerretDB; of two concurrent changes the last one wins.
+func (s *UserStore) SetUserRole(ctx context.Context, tenantID, userID, role string) error {
+	res, err := s.coll.UpdateOne(ctx, bson.D{{Key: "_id", Value: userID}, {Key: "tenant_id", Value: tenantID}},
+		bson.D{{Key: "$set", Value: bson.D{{Key: "role", Value: role}}}})
+	if err != nil {
+		return fmt.Errorf("set user role: %w", err)
+	}
+	if res.MatchedCount == 0 {
+		return identity.ErrUserNotFound
+	}
+	return nil
+}
 
 // CreateUser stores u; identity.ErrEmailTaken when the tenant has the email already (the
 // unique (tenant_id, email) index decides, also between concurrent registrations).
 func (s *UserStore) CreateUser(ctx context.Context, u identity.User) error {
 	d := userDoc{ID: u.ID, TenantID: u.TenantID, Email: u.Email, DisplayName: u.DisplayName,
-		PasswordHash: u.PasswordHash, CreatedAt: u.CreatedAt}
+		PasswordHash: u.PasswordHash, Role: u.Role, CreatedAt: u.CreatedAt}
 	if _, err := s.coll.InsertOne(ctx, d); err != nil {
 		if isDuplicateKey(err) {
 			return identity.ErrEmailTaken
@@ -69,5 +91,5 @@ func (s *UserStore) findOne(ctx context.Context, filter bson.D) (identity.User, 
 		return identity.User{}, fmt.Errorf("find user: %w", err)
 	}
 	return identity.User{ID: d.ID, TenantID: d.TenantID, Email: d.Email, DisplayName: d.DisplayName,
-		PasswordHash: d.PasswordHash, CreatedAt: d.CreatedAt.UTC()}, nil
+		PasswordHash: d.PasswordHash, Role: cmp.Or(d.Role, identity.RoleUser), CreatedAt: d.CreatedAt.UTC()}, nil
 }

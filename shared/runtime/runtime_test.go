@@ -150,6 +150,10 @@ func TestAuthorizer(t *testing.T) {
 	resp, body = call(t, "POST", "/private", nil, map[string]string{"Authorization": "Bearer boom"})
 	wantGatewayMessage(t, resp, body, 500, "Internal Server Error")
 
+	// An authorizer failing with exactly "Unauthorized" asks for API Gateway's 401.
+	resp, body = call(t, "POST", "/private", nil, map[string]string{"Authorization": "Bearer unauthorized"})
+	wantGatewayMessage(t, resp, body, 401, "Unauthorized")
+
 	resp, body = call(t, "POST", "/private", nil, map[string]string{"Authorization": "Bearer good"})
 	if resp.StatusCode != 200 {
 		t.Fatalf("allowed request: status %d body %s", resp.StatusCode, body)

@@ -43,7 +43,7 @@ func RunStoreSuite(t *testing.T, newStores func(t *testing.T) Stores) {
 
 func newUser(tenantID, email string) identity.User {
 	return identity.User{ID: gen.New(ids.User), TenantID: tenantID, Email: email, DisplayName: "Ann Lee",
-		PasswordHash: "$argon2id$v=19$m=64,t=1,p=1$c2FsdA$a2V5", CreatedAt: when}
+		PasswordHash: "$argon2id$v=19$m=64,t=1,p=1$c2FsdA$a2V5", Role: identity.RoleUser, CreatedAt: when}
 }
 
 func testUsers(t *testing.T, s identity.UserStore) {
@@ -70,6 +70,25 @@ func testUsers(t *testing.T, s identity.UserStore) {
 	other := newUser(tenB, "ann@example.com")
 	if err := s.CreateUser(ctx, other); err != nil {
 		t.Fatalf("CreateUser(same email, other tenant): %v", err)
+	}
+
+	// A store that changes roles does so in the user's tenant only.
+	if rs, ok := s.(identity.RoleStore); ok {
+		if err := rs.SetUserRole(ctx, tenB, u.ID, identity.RoleAdmin); !errors.Is(err, identity.ErrUserNotFound) {
+			t.Fatalf("SetUserRole(other tenant) err = %v, want ErrUserNotFound", err)
+		}
+		if got, _ := s.UserByID(ctx, tenA, u.ID); got.Role != identity.RoleUser {
+			t.Fatalf("another tenant changed the role: %q", got.Role)
+		}
+		if err := rs.SetUserRole(ctx, tenA, u.ID, identity.RoleAdmin); err != nil {
+			t.Fatalf("SetUserRole: %v", err)
+		}
+		if got, err := s.UserByID(ctx, tenA, u.ID); err != nil || got.Role != identity.RoleAdmin {
+			t.Fatalf("after SetUserRole: %+v, %v", got, err)
+		}
+		if err := rs.SetUserRole(ctx, tenA, u.ID, identity.RoleUser); err != nil {
+			t.Fatalf("SetUserRole back: %v", err)
+		}
 	}
 
 	// Tenant isolation: another tenant's ids and emails behave as if they did not exist.

@@ -20,6 +20,10 @@ import (
 	"caas.dev/shared/runtime/template"
 )
 
+// unauthorizedMessage is the error message with which a Lambda authorizer asks API Gateway
+// for a 401.
+const unauthorizedMessage = "Unauthorized"
+
 // MaxBodyBytes is API Gateway's limit on a request body.
 const MaxBodyBytes = 10 << 20
 
@@ -165,6 +169,12 @@ func (g *Gateway) authorize(ctx context.Context, w http.ResponseWriter, r *http.
 		return gatewayError(w, http.StatusInternalServerError, "Internal Server Error")
 	}
 	res, err := g.invoker.Invoke(ctx, a.Function, payload)
+	var fe *lambdaapi.FunctionError
+	if errors.As(err, &fe) && fe.Message == unauthorizedMessage {
+		// An authorizer failing with exactly "Unauthorized" refuses the request as missing
+		// credentials: API Gateway answers 401, not 500.
+		return gatewayError(w, http.StatusUnauthorized, "Unauthorized")
+	}
 	if err != nil {
 		g.logger.WarnContext(ctx, "authorizer failed", "function", a.Function, "error", err)
 		return gatewayError(w, http.StatusInternalServerError, "Internal Server Error")

@@ -1,5 +1,6 @@
 // Command authorizer is a test Lambda REQUEST authorizer (simple responses): it allows the
-// bearer token "good" and fails on the token "boom".
+// bearer token "good", fails on the token "boom" and fails with "Unauthorized" (a 401) on
+// the token "unauthorized".
 package main
 
 import (
@@ -18,6 +19,8 @@ func main() {
 				IsAuthorized: true,
 				Context:      map[string]any{"tenant_id": "ten_1", "user_id": "usr_1", "route_arn": ev.RouteArn},
 			}, nil
+		case "Bearer unauthorized":
+			return events.APIGatewayV2CustomAuthorizerSimpleResponse{}, errors.New("Unauthorized")
 		case "Bearer boom":
 			return events.APIGatewayV2CustomAuthorizerSimpleResponse{}, errors.New("authorizer broke")
 		}
