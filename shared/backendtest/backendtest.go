@@ -1,6 +1,7 @@
 // Package backendtest hands tests the addresses of the backends they run against: the real
 // services named by MONGO_URI, REDIS_URL and KAFKA_BROKERS when those are set (as `make
-// test-real` does), else embedded servers from package embedded.
+// test-real` does), else embedded servers from package embedded; and a KMS (KMSEndpoint): the
+// emulator CAAS_KMS_ENDPOINT names, else a local-kms this test binary starts.
 //
 // Embedded servers start once per test binary, on first use, in a temporary directory, and the
 // tests of that binary share them; Prefix keeps their data apart. A configured service that

@@ -10,6 +10,7 @@ import (
 
 	"caas.dev/shared/identity"
 	"caas.dev/shared/kafka"
+	"caas.dev/shared/keys"
 	"caas.dev/shared/mongo"
 	"caas.dev/shared/redis"
 )
@@ -24,6 +25,7 @@ type Env struct {
 
 	getenv func(string) string
 	db     *mongo.Client
+	keys   *keys.Service
 	// secrets are the strings the init failure log must not show: URIs and their credentials.
 	secrets []string
 }

@@ -18,6 +18,7 @@ func (c *Client) Migrate(ctx context.Context) error {
 		{"mfa", c.migrateMFA},
 		{"chat", c.migrateChat},
 		{"idempotency", c.migrateIdempotency},
+		{"keys", c.migrateKeys},
 	}
 	for _, s := range steps {
 		if err := s.run(ctx); err != nil {

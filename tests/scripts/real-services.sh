@@ -3,11 +3,12 @@
 #
 # Installs (when missing) and starts on loopback the real services `make test-real` runs
 # against: redis-server and PostgreSQL from Debian packages, FerretDB on that PostgreSQL, and
-# Apache Kafka in KRaft mode from its Maven Central jars. Data and logs live under tests/.real/
-# (ignored by git). `up` is safe to re-run: a service already answering is left alone.
-# `env` prints the export lines for MONGO_URI, REDIS_URL and KAFKA_BROKERS.
+# Apache Kafka in KRaft mode from its Maven Central jars, and the KMS emulator local-kms from the
+# Go module proxy. Data and logs live under tests/.real/ (ignored by git). `up` is safe to
+# re-run: a service already answering is left alone. `env` prints the export lines for
+# MONGO_URI, REDIS_URL, KAFKA_BROKERS and CAAS_KMS_ENDPOINT.
 #
-# Ports can be changed with CAAS_REAL_{REDIS,PG,MONGO,KAFKA,KAFKA_CONTROLLER}_PORT.
+# Ports can be changed with CAAS_REAL_{REDIS,PG,MONGO,KAFKA,KAFKA_CONTROLLER,KMS}_PORT.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -18,6 +19,7 @@ PG_PORT="${CAAS_REAL_PG_PORT:-15432}"
 MONGO_PORT="${CAAS_REAL_MONGO_PORT:-27018}"
 KAFKA_PORT="${CAAS_REAL_KAFKA_PORT:-19092}"
 KAFKA_CONTROLLER_PORT="${CAAS_REAL_KAFKA_CONTROLLER_PORT:-19093}"
+KMS_PORT="${CAAS_REAL_KMS_PORT:-18090}"
 
 # Kafka 4.0.0 refuses the JoinGroup version kafka-go sends; 4.1 accepts it.
 KAFKA_VERSION="${CAAS_REAL_KAFKA_VERSION:-4.1.2}"
@@ -27,6 +29,8 @@ KAFKA_PARTITIONS=3
 LOG4J_VERSION="${CAAS_REAL_LOG4J_VERSION:-2.25.3}"
 # Topics created at start, as `caas run` seeds them in the embedded broker (CAAS_MESSAGES_TOPIC).
 KAFKA_TOPICS="${CAAS_REAL_KAFKA_TOPICS:-caas.messages}"
+# The KMS emulator's version, as shared/backendtest/kms.go pins it (LocalKMSVersion).
+LOCAL_KMS_VERSION="${CAAS_REAL_LOCAL_KMS_VERSION:-v0.0.0-20260228092603-2a5e92d09ab6}"
 READY_SECONDS="${CAAS_REAL_READY_SECONDS:-90}"
 
 log() { printf '[real-services] %s\n' "$*" >&2; }
@@ -360,12 +364,64 @@ create_topics() {
 
 down_kafka() { stop_pid kafka "$KDIR/kafka.pid" "$KAFKA_PORT"; port_free "$KAFKA_CONTROLLER_PORT" || log "WARNING: port $KAFKA_CONTROLLER_PORT (kafka controller) still in use"; }
 
+# ---- KMS emulator (local-kms, from the Go module proxy) ---------------------------------------
+
+LOCALKMS="$REAL/bin/local-kms"
+# The command serving local-kms on loopback only (local-kms's own binds every interface).
+LOCALKMS_SRC="$ROOT/shared/backendtest/localkms/main.go"
+
+build_localkms() {
+	local stamp="$REAL/bin/.local-kms-$LOCAL_KMS_VERSION" work
+	# Rebuilt when the version or the command's source changes.
+	if [ -x "$LOCALKMS" ] && [ -f "$stamp" ] && [ "$LOCALKMS" -nt "$LOCALKMS_SRC" ]; then return 0; fi
+	command -v go >/dev/null || die "go is needed to build local-kms"
+	mkdir -p "$REAL/bin"
+	work="$(mktemp -d)"
+	# The source is excluded from the workspace's builds by its build constraint; here it is a
+	# module of its own.
+	sed '1{/^\/\/go:build ignore$/d}' "$LOCALKMS_SRC" >"$work/main.go"
+	printf 'module caas.dev/localkms\n\ngo 1.20\n' >"$work/go.mod"
+	log "building github.com/nsmithuk/local-kms@$LOCAL_KMS_VERSION (KMS emulator)"
+	local start=$SECONDS
+	if ! (cd "$work" && export GOWORK=off GOFLAGS=-mod=mod GOTOOLCHAIN=local &&
+		go get "github.com/nsmithuk/local-kms@$LOCAL_KMS_VERSION" && go build -o "$LOCALKMS.tmp" .) >"$work/build.log" 2>&1; then
+		tail -n 30 "$work/build.log" >&2
+		rm -rf "$work"
+		die "building local-kms failed"
+	fi
+	mv -f "$LOCALKMS.tmp" "$LOCALKMS"
+	rm -rf "$work" "$REAL"/bin/.local-kms-*
+	touch "$stamp"
+	log "build local-kms: $((SECONDS - start))s"
+}
+
+kms_ready() {
+	curl -sf -X POST -H 'Content-Type: application/x-amz-json-1.1' -H 'X-Amz-Target: TrentService.ListKeys' \
+		--data '{}' "http://127.0.0.1:$KMS_PORT/" | grep -q '"Keys"'
+}
+
+up_kms() {
+	command -v curl >/dev/null || die "curl is needed to check that local-kms answers"
+	build_localkms
+	if kms_ready; then log "local-kms already up on $KMS_PORT"; return 0; fi
+	port_free "$KMS_PORT" || die "port $KMS_PORT is taken by something that is not local-kms"
+	mkdir -p "$REAL/kms"
+	nohup "$LOCALKMS" -listen "127.0.0.1:$KMS_PORT" -data "$REAL/kms/data" \
+		>"$REAL/kms/kms.log" 2>&1 </dev/null &
+	echo $! >"$REAL/kms/kms.pid"
+	wait_for local-kms "$REAL/kms/kms.log" "$REAL/kms/kms.pid" kms_ready
+	log "local-kms up on 127.0.0.1:$KMS_PORT"
+}
+
+down_kms() { stop_pid local-kms "$REAL/kms/kms.pid" "$KMS_PORT"; }
+
 # ---- commands ---------------------------------------------------------------------------------
 
 print_env() {
 	echo "export MONGO_URI='mongodb://127.0.0.1:$MONGO_PORT/'"
 	echo "export REDIS_URL='redis://127.0.0.1:$REDIS_PORT/0'"
 	echo "export KAFKA_BROKERS='127.0.0.1:$KAFKA_PORT'"
+	echo "export CAAS_KMS_ENDPOINT='http://127.0.0.1:$KMS_PORT'"
 }
 
 case "${1:-}" in
@@ -376,10 +432,12 @@ up)
 	timed "postgresql up" up_pg
 	timed "ferretdb up" up_ferretdb
 	timed "kafka up" up_kafka
+	timed "local-kms up" up_kms
 	log "all services up in $((SECONDS - start))s"
 	;;
 down)
 	# Reverse order: FerretDB needs PostgreSQL until it stops.
+	down_kms
 	down_kafka
 	down_ferretdb
 	down_pg
@@ -389,11 +447,12 @@ down)
 env) print_env ;;
 clean)
 	# Stops everything and deletes the services' data; downloaded jars and built binaries stay.
+	down_kms
 	down_kafka
 	down_ferretdb
 	down_pg
 	down_redis
-	rm -rf "$REAL/redis" "$REAL/pg" "$REAL/ferretdb" "$KDIR/data" "/tmp/caas-real-pg-$(id -u)-$PG_PORT"
+	rm -rf "$REAL/redis" "$REAL/pg" "$REAL/ferretdb" "$KDIR/data" "$REAL/kms" "/tmp/caas-real-pg-$(id -u)-$PG_PORT"
 	log "data removed"
 	;;
 status)
@@ -402,6 +461,7 @@ status)
 	pg_bin >/dev/null && pg_ready && echo "postgresql: up" || echo "postgresql: down"
 	mongo_ready 2>/dev/null && echo "ferretdb: up" || echo "ferretdb: down"
 	kafka_ready 2>/dev/null && echo "kafka: up" || echo "kafka: down"
+	kms_ready 2>/dev/null && echo "local-kms: up" || echo "local-kms: down"
 	;;
 *)
 	echo "usage: $0 up|down|env|status|clean" >&2
