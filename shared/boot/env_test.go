@@ -78,6 +78,8 @@ func TestEnvValidation(t *testing.T) {
 		{"login bad lockout for", with(tokenVars, "CAAS_LOGIN_LOCKOUT_FOR", "-5m"), loginErr, "CAAS_LOGIN_LOCKOUT_FOR"},
 		{"chat without mongo", map[string]string{"KAFKA_BROKERS": "k", "CAAS_MESSAGES_TOPIC": "m"}, chatErr, "MONGO_URI is required"},
 		{"chat without topic", map[string]string{"MONGO_URI": "mongodb://127.0.0.1:1", "KAFKA_BROKERS": "k"}, chatErr, "CAAS_MESSAGES_TOPIC is required"},
+		{"chat without master key", map[string]string{"MONGO_URI": "mongodb://127.0.0.1:1", "KAFKA_BROKERS": "k", "CAAS_MESSAGES_TOPIC": "m"},
+			chatErr, "CAAS_KMS_KEY_ID or CAAS_MASTER_KEY_FILE is required"},
 		{"users without mongo", nil, usersErr, "MONGO_URI is required"},
 		{"tenants without mongo", nil, tenantsErr, "MONGO_URI is required"},
 		{"users ok", map[string]string{"MONGO_URI": "mongodb://127.0.0.1:1"}, usersErr, ""},

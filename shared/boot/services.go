@@ -11,8 +11,9 @@ import (
 	"caas.dev/shared/tenant"
 )
 
-// ChatDeps returns the chat service's stores on the Mongo client and the Publisher of message
-// events. A function that needs more (idempotency keys) adds them before chat.NewService.
+// ChatDeps returns the chat service's stores on the Mongo client, the Publisher of message
+// events and the key service that seals message bodies. A function that needs more
+// (idempotency keys) adds them before chat.NewService.
 func (e *Env) ChatDeps(ctx context.Context) (chat.Deps, error) {
 	db, err := e.Mongo(ctx)
 	if err != nil {
@@ -22,7 +23,11 @@ func (e *Env) ChatDeps(ctx context.Context) (chat.Deps, error) {
 	if err != nil {
 		return chat.Deps{}, err
 	}
-	return chat.Deps{Store: mongo.NewChatStore(db), Directory: mongo.NewUserDirectory(db), Publisher: pub}, nil
+	cipher, err := e.Keys(ctx)
+	if err != nil {
+		return chat.Deps{}, err
+	}
+	return chat.Deps{Store: mongo.NewChatStore(db), Directory: mongo.NewUserDirectory(db), Publisher: pub, Cipher: cipher}, nil
 }
 
 // UserService returns the identity service on the Mongo client's users, for the functions

@@ -30,6 +30,11 @@ type Conversation struct {
 
 // Message is one message of a conversation. Seq numbers a conversation's messages from 1 with
 // no gaps. Published reports whether the message's event has reached Kafka.
+//
+// BodyCiphertext is the body sealed under the sender's own key, bound to the conversation and
+// message ids (see BodyContext): the only form of the body a Store keeps or an event carries.
+// Body is the plaintext, filled in by the Service for its callers and never stored. Erased is
+// set, with an empty Body, when the sender's key was destroyed: the body cannot be read again.
 type Message struct {
 	ID             string
 	TenantID       string
@@ -37,9 +42,49 @@ type Message struct {
 	SenderID       string
 	ClientMsgID    string
 	Body           string
+	BodyCiphertext string
+	Erased         bool
 	Seq            int64
 	CreatedAt      time.Time
 	Published      bool
+}
+
+// BodyContext is the context a message body is sealed with: it binds the ciphertext to its
+// conversation and message, so a body copied onto another message does not open. The key
+// service binds the tenant and the key itself.
+func BodyContext(conversationID, messageID string) []byte {
+	return []byte("message\x00" + conversationID + "\x00" + messageID)
+}
+
+// Cipher seals message bodies under their sender's own key (wrapped under the tenant's key, so
+// destroying the user's key shreds every body the user sent) and fingerprints them with keyed
+// MACs. *keys.Service satisfies it.
+type Cipher interface {
+	// EncryptForUser seals plaintext under the user's key, bound to context.
+	EncryptForUser(ctx context.Context, tenantID, userID string, plaintext, context []byte) (string, error)
+	// Decrypt opens a ciphertext of the tenant's; errors wrap keys.ErrKeyShredded when its
+	// key was destroyed.
+	Decrypt(ctx context.Context, tenantID, ciphertext string, context []byte) ([]byte, error)
+	// Rewrap seals a ciphertext again under its key's primary version, reporting whether it
+	// changed.
+	Rewrap(ctx context.Context, tenantID, ciphertext string, context []byte) (string, bool, error)
+	// MACForUser returns the keyed MAC of data under the user's key.
+	MACForUser(ctx context.Context, tenantID, userID string, data []byte) (string, error)
+	// VerifyMAC reports whether mac is the MAC of data, whichever version of the key made it.
+	VerifyMAC(ctx context.Context, tenantID, mac string, data []byte) (bool, error)
+}
+
+// BodySealer hands a new message's body to Store.AppendMessage in the only forms the store
+// may keep: a keyed MAC for the idempotency record and, once the message's final id is known,
+// its ciphertext. The Service provides it.
+type BodySealer interface {
+	// MAC is the keyed fingerprint of the body, its conversation and its client message id.
+	MAC() string
+	// Seal returns the body sealed for the message with the id.
+	Seal(ctx context.Context, messageID string) (string, error)
+	// SameBody reports whether storedMAC, the MAC an earlier attempt with the same client
+	// message id recorded, is of this body (also when the key was rotated in between).
+	SameBody(ctx context.Context, storedMAC string) (bool, error)
 }
 
 // Failures of the chat domain. Their codes are part of the API contract.
@@ -89,12 +134,14 @@ type Store interface {
 	// whose ids sort before beforeID; an empty beforeID starts at the newest.
 	ListConversations(ctx context.Context, tenantID, userID, beforeID string, limit int) ([]Conversation, error)
 
-	// AppendMessage stores m with the next seq of its conversation, unless a message with the
-	// same conversation, sender and client message id exists: then it returns that message
-	// and created=false, or ErrIdempotencyConflict when its body differs. m.ID is used only
-	// when the message is new. created is true for exactly one of any number of concurrent
-	// callers with the same key. The returned message has Seq set.
-	AppendMessage(ctx context.Context, m Message) (stored Message, created bool, err error)
+	// AppendMessage stores m, with the body body seals for its final id, under the next seq of
+	// its conversation, unless a message with the same conversation, sender and client message
+	// id exists: then it returns that message and created=false, or ErrIdempotencyConflict
+	// when body.SameBody denies the recorded MAC. m.ID is used only when the message is new
+	// (a claim left by an earlier attempt decides the id otherwise); m.Body is ignored and
+	// never stored. created is true for exactly one of any number of concurrent callers with
+	// the same key. The returned message has Seq and BodyCiphertext set and no Body.
+	AppendMessage(ctx context.Context, m Message, body BodySealer) (stored Message, created bool, err error)
 
 	// ListMessages returns up to limit messages of the conversation in ascending seq order:
 	// with Forward, those with seq > seq; otherwise the newest with seq < seq (no bound when seq
@@ -118,6 +165,19 @@ type Store interface {
 	// lowers it, also under concurrent callers. The caller checks membership and clamps seq to
 	// the conversation's last seq.
 	MarkRead(ctx context.Context, tenantID, conversationID, userID string, seq int64) error
+
+	// MessagesAfter returns up to limit messages of any tenant whose ids sort after afterID
+	// (empty: from the first), ascending by id, for the re-encryption job.
+	MessagesAfter(ctx context.Context, afterID string, limit int) ([]Message, error)
+
+	// SwapBodyCiphertext replaces the tenant's message's body ciphertext old by new, only when
+	// the message still holds old; it reports whether it did.
+	SwapBodyCiphertext(ctx context.Context, tenantID, messageID, old, new string) (bool, error)
+
+	// JobCursor returns where the named platform job stopped ("" when it has not run or
+	// finished its last pass); SetJobCursor records it.
+	JobCursor(ctx context.Context, job string) (string, error)
+	SetJobCursor(ctx context.Context, job, cursor string) error
 
 	// Activity returns, for each of conversationIDs, its last message's seq and time and
 	// userID's read position in it. The caller passes only conversations userID is a member
@@ -150,9 +210,10 @@ type Publisher interface {
 // EventMessageCreated is the type of the event published for a new message.
 const EventMessageCreated = "message.created"
 
-// MessageCreated is the event published for every stored message. It carries ids and never
-// the body: bodies will travel through Kafka only as ciphertext, once the key service exists,
-// so that plaintext never lands in the event log (and its backups) where erasure cannot reach.
+// MessageCreated is the event published for every stored message. It carries the body only as
+// the ciphertext the store keeps (sealed under the sender's key, bound to the conversation and
+// message ids), never as plaintext, so the event log and its backups hold nothing that erasing
+// the sender's key does not shred.
 type MessageCreated struct {
 	Type           string `json:"type"`
 	TenantID       string `json:"tenant_id"`
@@ -160,6 +221,7 @@ type MessageCreated struct {
 	MessageID      string `json:"message_id"`
 	Seq            int64  `json:"seq"`
 	SenderID       string `json:"sender_id"`
+	BodyCiphertext string `json:"body_ciphertext"`
 	CreatedAt      string `json:"created_at"`
 }
 
@@ -178,6 +240,7 @@ func EventFor(m Message) MessageCreated {
 		MessageID:      m.ID,
 		Seq:            m.Seq,
 		SenderID:       m.SenderID,
+		BodyCiphertext: m.BodyCiphertext,
 		CreatedAt:      FormatTime(m.CreatedAt),
 	}
 }

@@ -61,6 +61,7 @@ type messageJSON struct {
 	ConversationID string `json:"conversation_id"`
 	SenderID       string `json:"sender_id"`
 	Body           string `json:"body"`
+	Erased         bool   `json:"erased,omitempty"`
 	CreatedAt      string `json:"created_at"`
 }
 
@@ -71,6 +72,7 @@ func toMessageJSON(m Message) messageJSON {
 		ConversationID: m.ConversationID,
 		SenderID:       m.SenderID,
 		Body:           m.Body,
+		Erased:         m.Erased,
 		CreatedAt:      FormatTime(m.CreatedAt),
 	}
 }

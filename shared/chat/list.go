@@ -79,7 +79,8 @@ type MessagePage struct {
 	NextCursor string
 }
 
-// ListMessages returns a page of the conversation's messages to a member of it.
+// ListMessages returns a page of the conversation's messages to a member of it, their bodies
+// decrypted; a message whose sender's key was destroyed is Erased, with an empty body.
 func (s *Service) ListMessages(ctx context.Context, tenantID, userID, conversationID string, q MessageQuery) (MessagePage, error) {
 	if q.Limit < 1 || q.Limit > MaxMessageLimit {
 		return MessagePage{}, fault.WithDetail(edge.ErrInvalidQuery,
@@ -104,6 +105,12 @@ func (s *Service) ListMessages(ctx context.Context, tenantID, userID, conversati
 	items, err := s.store.ListMessages(ctx, tenantID, conversationID, r)
 	if err != nil {
 		return MessagePage{}, fmt.Errorf("list messages: %w", err)
+	}
+
+	for i := range items {
+		if err := s.open(ctx, &items[i]); err != nil {
+			return MessagePage{}, err
+		}
 	}
 
 	// One more than asked tells whether the direction holds more, without a count.

@@ -94,8 +94,9 @@ func (s *Service) Members(ctx context.Context, tenantID, conversationID string) 
 	return members, nil
 }
 
-// Message returns the tenant's message with the id, or ErrMessageNotFound. It is for the
-// platform's own use (delivering a message event): it checks no caller.
+// Message returns the tenant's message with the id, its body decrypted (or Erased), or
+// ErrMessageNotFound. It is for the platform's own use (delivering a message event): it checks
+// no caller.
 func (s *Service) Message(ctx context.Context, tenantID, messageID string) (Message, error) {
 	if !ids.Valid(ids.Message, messageID) {
 		return Message{}, ErrMessageNotFound
@@ -106,6 +107,9 @@ func (s *Service) Message(ctx context.Context, tenantID, messageID string) (Mess
 			return Message{}, err
 		}
 		return Message{}, fmt.Errorf("read message: %w", err)
+	}
+	if err := s.open(ctx, &m); err != nil {
+		return Message{}, err
 	}
 	return m, nil
 }

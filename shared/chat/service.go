@@ -31,28 +31,31 @@ const (
 
 // Deps are what a Service consumes. Clock and IDs default to the system clock and random ids.
 // Keys is needed only by CreateConversation, and only for requests with an Idempotency-Key.
+// Cipher is required by everything that writes or reads message bodies.
 type Deps struct {
 	Store     Store
 	Directory Directory
 	Publisher Publisher
 	Keys      idempotency.Store
+	Cipher    Cipher
 	Clock     clock.Clock
 	IDs       ids.Generator
 }
 
 // Service carries out the chat use cases for an authenticated caller.
 type Service struct {
-	store Store
-	dir   Directory
-	pub   Publisher
-	keys  idempotency.Store
-	clock clock.Clock
-	ids   ids.Generator
+	store  Store
+	dir    Directory
+	pub    Publisher
+	keys   idempotency.Store
+	cipher Cipher
+	clock  clock.Clock
+	ids    ids.Generator
 }
 
 // NewService returns a Service over d.
 func NewService(d Deps) *Service {
-	s := &Service{store: d.Store, dir: d.Directory, pub: d.Publisher, keys: d.Keys, clock: d.Clock, ids: d.IDs}
+	s := &Service{store: d.Store, dir: d.Directory, pub: d.Publisher, keys: d.Keys, cipher: d.Cipher, clock: d.Clock, ids: d.IDs}
 	if s.clock == nil {
 		s.clock = clock.System{}
 	}
@@ -166,10 +169,11 @@ func (s *Service) ListConversations(ctx context.Context, tenantID, userID, curso
 	return page, nil
 }
 
-// SendMessage stores a message from senderID in the conversation and publishes its event. A
-// repeated client message id returns the first message with created=false (and publishes it
-// if that had not happened). A failed publication does not fail the send: the message is
-// durable and the sweeper publishes it later.
+// SendMessage stores a message from senderID in the conversation, its body sealed under the
+// sender's key, and publishes its event. A repeated client message id returns the first
+// message with created=false (and publishes it if that had not happened). A failed
+// publication does not fail the send: the message is durable and the sweeper publishes it
+// later.
 func (s *Service) SendMessage(ctx context.Context, tenantID, senderID, conversationID string, in NewMessage) (Message, bool, error) {
 	if err := in.validate(); err != nil {
 		return Message{}, false, err
@@ -178,7 +182,7 @@ func (s *Service) SendMessage(ctx context.Context, tenantID, senderID, conversat
 		return Message{}, false, err
 	}
 
-	m, created, err := s.store.AppendMessage(ctx, Message{
+	m := Message{
 		ID:             s.ids.New(ids.Message),
 		TenantID:       tenantID,
 		ConversationID: conversationID,
@@ -186,10 +190,18 @@ func (s *Service) SendMessage(ctx context.Context, tenantID, senderID, conversat
 		ClientMsgID:    in.ClientMsgID,
 		Body:           in.Body,
 		CreatedAt:      s.clock.Now(),
-	})
+	}
+	body, err := NewBodySealer(ctx, s.cipher, m)
+	if err != nil {
+		return Message{}, false, err
+	}
+	m.Body = "" // the store gets the body only from the sealer
+	m, created, err := s.store.AppendMessage(ctx, m, body)
 	if err != nil {
 		return Message{}, false, fmt.Errorf("store message: %w", err)
 	}
+	// The stored message is this body's: it was sealed from it, or its MAC matched it.
+	m.Body = in.Body
 
 	if created {
 		// A sender has read what it sent: its own messages never count as unread for it.

@@ -16,10 +16,12 @@ import (
 
 	"caas.dev/shared/backendtest"
 	"caas.dev/shared/chat"
+	"caas.dev/shared/chat/chattest"
 	"caas.dev/shared/clock"
 	"caas.dev/shared/idempotency"
 	"caas.dev/shared/ids"
 	"caas.dev/shared/kafka"
+	"caas.dev/shared/keys"
 	"caas.dev/shared/mongo"
 )
 
@@ -40,12 +42,14 @@ func (u users) Missing(_ context.Context, tenantID string, userIDs []string) ([]
 	return out, nil
 }
 
-// newStore returns a migrated chat store and key store in databases of their own.
-func newStore(t testing.TB) (chat.Store, idempotency.Store) {
+// newStore returns a migrated chat store and idempotency key store in databases of their own,
+// the Mongo client they are on and the prefix of those databases' names.
+func newStore(t testing.TB) (chat.Store, idempotency.Store, *mongo.Client, string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	c, err := mongo.OpenWithPrefix(ctx, backendtest.MongoURI(t), backendtest.Prefix(t))
+	prefix := backendtest.Prefix(t)
+	c, err := mongo.OpenWithPrefix(ctx, backendtest.MongoURI(t), prefix)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,7 +61,7 @@ func newStore(t testing.TB) (chat.Store, idempotency.Store) {
 		defer cancel()
 		_ = c.Close(ctx)
 	})
-	return mongo.NewChatStore(c), mongo.NewIdempotencyKeys(c)
+	return mongo.NewChatStore(c), mongo.NewIdempotencyKeys(c), c, prefix
 }
 
 func newPublisher(t testing.TB, brokers string) *kafka.Publisher {
@@ -84,6 +88,9 @@ func deadBroker(t testing.TB) string {
 type fixture struct {
 	store              chat.Store
 	keys               idempotency.Store
+	db                 *mongo.Client
+	dbPrefix           string
+	cipher             *keys.Service
 	dir                users
 	alice, bob, mallet string // mallet is in another tenant
 }
@@ -92,13 +99,14 @@ func newFixture(t testing.TB) fixture {
 	f := fixture{
 		alice: ids.Random{}.New(ids.User), bob: ids.Random{}.New(ids.User), mallet: ids.Random{}.New(ids.User),
 	}
-	f.store, f.keys = newStore(t)
+	f.store, f.keys, f.db, f.dbPrefix = newStore(t)
+	f.cipher = chattest.Cipher(t, f.db.Keys())
 	f.dir = users{f.alice: "ten_a", f.bob: "ten_a", f.mallet: "ten_b"}
 	return f
 }
 
 func (f fixture) service(pub chat.Publisher, c clock.Clock) *chat.Service {
-	return chat.NewService(chat.Deps{Store: f.store, Directory: f.dir, Publisher: pub, Keys: f.keys, Clock: c})
+	return chat.NewService(chat.Deps{Store: f.store, Directory: f.dir, Publisher: pub, Keys: f.keys, Cipher: f.cipher, Clock: c})
 }
 
 // readEvents reads the topic until it has seen every id in want, and returns the events.
@@ -170,10 +178,15 @@ func TestSendWhileKafkaDownThenSweep(t *testing.T) {
 	ev := readEvents(t, brokers, m.ID)[m.ID]
 	want := chat.MessageCreated{
 		Type: chat.EventMessageCreated, TenantID: "ten_a", ConversationID: conv.ID, MessageID: m.ID,
-		Seq: 1, SenderID: f.alice, CreatedAt: chat.FormatTime(m.CreatedAt),
+		Seq: 1, SenderID: f.alice, BodyCiphertext: m.BodyCiphertext, CreatedAt: chat.FormatTime(m.CreatedAt),
 	}
-	if ev != want {
+	if ev != want || m.BodyCiphertext == "" {
 		t.Errorf("event = %+v, want %+v", ev, want)
+	}
+	// The event carries the body sealed for its message, never the plaintext.
+	pt, err := f.cipher.Decrypt(ctx, "ten_a", ev.BodyCiphertext, chat.BodyContext(conv.ID, m.ID))
+	if err != nil || string(pt) != "hello" {
+		t.Errorf("event body opens to %q, %v; want hello", pt, err)
 	}
 	if n, err := up.PublishPending(ctx); err != nil || n != 0 {
 		t.Errorf("second sweep published %d (err %v), want 0", n, err)

@@ -2,8 +2,6 @@ package mongo
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"slices"
@@ -28,48 +26,51 @@ var errSeqContention = fault.New(fault.Unavailable, "busy_conversation",
 	"the conversation is too busy right now; retry the message with the same client_msg_id")
 
 type messageDoc struct {
-	ID             string    `bson:"_id"`
-	TenantID       string    `bson:"tenant_id"`
-	ConversationID string    `bson:"conversation_id"`
-	Seq            int64     `bson:"seq"`
-	SenderID       string    `bson:"sender_id"`
-	ClientMsgID    string    `bson:"client_msg_id"`
-	Body           string    `bson:"body"`
-	CreatedAt      time.Time `bson:"created_at"`
-	Published      bool      `bson:"published"`
+	ID             string `bson:"_id"`
+	TenantID       string `bson:"tenant_id"`
+	ConversationID string `bson:"conversation_id"`
+	Seq            int64  `bson:"seq"`
+	SenderID       string `bson:"sender_id"`
+	ClientMsgID    string `bson:"client_msg_id"`
+	// BodyCT is the body's ciphertext: the store never holds a plaintext body.
+	BodyCT    string    `bson:"body_ct"`
+	CreatedAt time.Time `bson:"created_at"`
+	Published bool      `bson:"published"`
 }
 
 func (d messageDoc) message() chat.Message {
 	return chat.Message{
 		ID: d.ID, TenantID: d.TenantID, ConversationID: d.ConversationID, Seq: d.Seq,
-		SenderID: d.SenderID, ClientMsgID: d.ClientMsgID, Body: d.Body,
+		SenderID: d.SenderID, ClientMsgID: d.ClientMsgID, BodyCiphertext: d.BodyCT,
 		CreatedAt: d.CreatedAt.UTC(), Published: d.Published,
 	}
 }
 
 // messageKeyDoc settles idempotency: the first insert of a (conversation, sender, client
 // message id) claims it and records the message id chosen up front, so a retry after a crash
-// completes that same message instead of making a second one.
+// completes that same message instead of making a second one. BodyMAC, a keyed MAC of the body
+// under the sender's key (never a plain hash, which could be guessed for a short text), tells
+// a retry of the same message from another message reusing the client message id.
 type messageKeyDoc struct {
-	ID         string    `bson:"_id"` // tenant_id|conversation_id|sender_id|client_msg_id
-	TenantID   string    `bson:"tenant_id"`
-	MessageID  string    `bson:"message_id"`
-	BodySHA256 string    `bson:"body_sha256"`
-	CreatedAt  time.Time `bson:"created_at"`
+	ID        string    `bson:"_id"` // tenant_id|conversation_id|sender_id|client_msg_id
+	TenantID  string    `bson:"tenant_id"`
+	MessageID string    `bson:"message_id"`
+	BodyMAC   string    `bson:"body_mac"`
+	CreatedAt time.Time `bson:"created_at"`
 }
 
 // AppendMessage implements chat.Store. It claims the message key, then claims the next seq by
 // inserting the message under the unique (conversation_id, seq) index, retrying on a duplicate
 // with the next free number. The message's own _id makes every racer of one key converge on
-// one document.
-func (s *ChatStore) AppendMessage(ctx context.Context, m chat.Message) (chat.Message, bool, error) {
-	sum := sha256.Sum256([]byte(m.Body))
+// one document. The body is sealed only once the id is settled, since its ciphertext is bound
+// to the id.
+func (s *ChatStore) AppendMessage(ctx context.Context, m chat.Message, body chat.BodySealer) (chat.Message, bool, error) {
 	key := messageKeyDoc{
-		ID:         m.TenantID + "|" + m.ConversationID + "|" + m.SenderID + "|" + m.ClientMsgID,
-		TenantID:   m.TenantID,
-		MessageID:  m.ID,
-		BodySHA256: hex.EncodeToString(sum[:]),
-		CreatedAt:  m.CreatedAt,
+		ID:        m.TenantID + "|" + m.ConversationID + "|" + m.SenderID + "|" + m.ClientMsgID,
+		TenantID:  m.TenantID,
+		MessageID: m.ID,
+		BodyMAC:   body.MAC(),
+		CreatedAt: m.CreatedAt,
 	}
 	if _, err := s.keys.InsertOne(ctx, key); err != nil {
 		if !isDuplicateKey(err) {
@@ -80,7 +81,11 @@ func (s *ChatStore) AppendMessage(ctx context.Context, m chat.Message) (chat.Mes
 		if err != nil {
 			return chat.Message{}, false, fmt.Errorf("read message key: %w", err)
 		}
-		if first.BodySHA256 != key.BodySHA256 {
+		same, err := body.SameBody(ctx, first.BodyMAC)
+		if err != nil {
+			return chat.Message{}, false, err
+		}
+		if !same {
 			return chat.Message{}, false, chat.ErrIdempotencyConflict
 		}
 		existing, found, err := s.messageByID(ctx, m.TenantID, first.MessageID)
@@ -91,9 +96,13 @@ func (s *ChatStore) AppendMessage(ctx context.Context, m chat.Message) (chat.Mes
 		m.ID = first.MessageID
 	}
 
+	ct, err := body.Seal(ctx, m.ID)
+	if err != nil {
+		return chat.Message{}, false, err
+	}
 	doc := messageDoc{
 		ID: m.ID, TenantID: m.TenantID, ConversationID: m.ConversationID, SenderID: m.SenderID,
-		ClientMsgID: m.ClientMsgID, Body: m.Body, CreatedAt: m.CreatedAt,
+		ClientMsgID: m.ClientMsgID, BodyCT: ct, CreatedAt: m.CreatedAt,
 	}
 	next := s.seqs.next(m.ConversationID)
 	for range maxSeqAttempts {
@@ -251,4 +260,71 @@ func (s *ChatStore) Unpublished(ctx context.Context, createdBefore time.Time, li
 		out[i] = d.message()
 	}
 	return out, nil
+}
+
+// MessagesAfter implements chat.Store. Like Unpublished it spans tenants: the re-encryption
+// job is a platform job, and each message carries its own tenant.
+func (s *ChatStore) MessagesAfter(ctx context.Context, afterID string, limit int) ([]chat.Message, error) {
+	filter := bson.D{}
+	if afterID != "" {
+		filter = bson.D{{Key: "_id", Value: bson.D{{Key: "$gt", Value: afterID}}}}
+	}
+	var docs []messageDoc
+	err := findAll(ctx, s.messages, filter,
+		options.Find().SetSort(bson.D{{Key: "_id", Value: 1}}).SetLimit(int64(limit)), &docs)
+	if err != nil {
+		return nil, fmt.Errorf("find messages: %w", err)
+	}
+	out := make([]chat.Message, len(docs))
+	for i, d := range docs {
+		out[i] = d.message()
+	}
+	return out, nil
+}
+
+// SwapBodyCiphertext implements chat.Store. The filter on the old ciphertext keeps a changed
+// body from being overwritten. FerretDB v1 applies the update without atomicity, so two racing
+// swaps of one body may both match; each writes a ciphertext of the same plaintext and message,
+// so either result reads the same.
+func (s *ChatStore) SwapBodyCiphertext(ctx context.Context, tenantID, messageID, old, new string) (bool, error) {
+	res, err := s.messages.UpdateOne(ctx,
+		bson.D{{Key: "_id", Value: messageID}, {Key: "tenant_id", Value: tenantID}, {Key: "body_ct", Value: old}},
+		bson.D{{Key: "$set", Value: bson.D{{Key: "body_ct", Value: new}}}},
+	)
+	if err != nil {
+		return false, fmt.Errorf("swap body ciphertext: %w", err)
+	}
+	return res.ModifiedCount == 1, nil
+}
+
+// jobStateDoc is where a platform job stopped.
+type jobStateDoc struct {
+	ID        string    `bson:"_id"` // the job's name
+	Cursor    string    `bson:"cursor"`
+	UpdatedAt time.Time `bson:"updated_at"`
+}
+
+// JobCursor implements chat.Store.
+func (s *ChatStore) JobCursor(ctx context.Context, job string) (string, error) {
+	var doc jobStateDoc
+	err := s.jobs.FindOne(ctx, bson.D{{Key: "_id", Value: job}}).Decode(&doc)
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("read job state: %w", err)
+	}
+	return doc.Cursor, nil
+}
+
+// SetJobCursor implements chat.Store. Replacing the whole document needs no atomic update:
+// runs of a job that overlap only redo each other's work, whichever cursor is kept.
+func (s *ChatStore) SetJobCursor(ctx context.Context, job, cursor string) error {
+	_, err := s.jobs.ReplaceOne(ctx, bson.D{{Key: "_id", Value: job}},
+		jobStateDoc{ID: job, Cursor: cursor, UpdatedAt: time.Now().UTC()},
+		options.Replace().SetUpsert(true))
+	if err != nil {
+		return fmt.Errorf("store job state: %w", err)
+	}
+	return nil
 }

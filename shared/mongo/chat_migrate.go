@@ -18,6 +18,8 @@ const (
 	messagesColl      = "messages"
 	messageKeysColl   = "message_keys"
 	readMarksColl     = "read_marks"
+	// jobStateColl keeps where platform jobs (the message re-encryption) stopped.
+	jobStateColl = "job_state"
 )
 
 // namespaceExists is the server's error code for creating a collection that exists.
@@ -43,6 +45,7 @@ func (c *Client) migrateChat(ctx context.Context) error {
 		// direct_pairs and message_keys are unique by _id alone; they need no other index.
 		{directPairsColl, nil},
 		{messageKeysColl, nil},
+		{jobStateColl, nil},
 		{readMarksColl, []mongo.IndexModel{
 			{Keys: bson.D{{Key: "tenant_id", Value: 1}, {Key: "user_id", Value: 1}, {Key: "conversation_id", Value: 1}, {Key: "seq", Value: -1}}},
 		}},

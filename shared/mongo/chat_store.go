@@ -23,6 +23,7 @@ type ChatStore struct {
 	messages      *mongo.Collection
 	keys          *mongo.Collection
 	marks         *mongo.Collection
+	jobs          *mongo.Collection
 	seqs          *seqHints
 }
 
@@ -37,6 +38,7 @@ func NewChatStore(c *Client) *ChatStore {
 		messages:      c.platform.Collection(messagesColl),
 		keys:          c.platform.Collection(messageKeysColl),
 		marks:         c.platform.Collection(readMarksColl),
+		jobs:          c.platform.Collection(jobStateColl),
 		seqs:          &seqHints{},
 	}
 }

@@ -2,8 +2,6 @@ package mongo
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"slices"
 	"testing"
@@ -16,6 +14,7 @@ import (
 	"caas.dev/shared/chat/chattest"
 	"caas.dev/shared/idempotency"
 	"caas.dev/shared/ids"
+	"caas.dev/shared/keys"
 )
 
 // openChatTestClient connects to the test server with databases of its own, migrated;
@@ -40,8 +39,9 @@ func openChatTestClient(t testing.TB) *Client {
 }
 
 func TestChatStoreConformance(t *testing.T) {
-	chattest.RunStoreSuite(t, func(t *testing.T) chat.Store {
-		return NewChatStore(openChatTestClient(t))
+	chattest.RunStoreSuite(t, func(t *testing.T) (chat.Store, keys.Store) {
+		c := openChatTestClient(t)
+		return NewChatStore(c), c.Keys()
 	})
 }
 
@@ -183,30 +183,39 @@ func TestOpenDirectCompletesHalfwayCreation(t *testing.T) {
 // client's retry stores the message under the id chosen first, once.
 func TestAppendMessageCompletesHalfwaySend(t *testing.T) {
 	ctx := context.Background()
-	s := NewChatStore(openChatTestClient(t))
+	c := openChatTestClient(t)
+	s := NewChatStore(c)
+	cipher := chattest.Cipher(t, c.Keys())
 	alice := ids.Random{}.New(ids.User)
 	conv := ids.Random{}.New(ids.Conversation)
 	firstID := ids.Random{}.New(ids.Message)
-	sum := sha256.Sum256([]byte("hello"))
-	if _, err := s.keys.InsertOne(ctx, messageKeyDoc{
-		ID: "ten_a|" + conv + "|" + alice + "|k1", TenantID: "ten_a", MessageID: firstID,
-		BodySHA256: hex.EncodeToString(sum[:]),
-	}); err != nil {
-		t.Fatal(err)
-	}
-
 	m := chat.Message{
 		ID: ids.Random{}.New(ids.Message), TenantID: "ten_a", ConversationID: conv, SenderID: alice,
 		ClientMsgID: "k1", Body: "hello", CreatedAt: time.Now().UTC().Truncate(time.Millisecond),
 	}
-	got, _, err := s.AppendMessage(ctx, m)
+	body, err := chat.NewBodySealer(ctx, cipher, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.keys.InsertOne(ctx, messageKeyDoc{
+		ID: "ten_a|" + conv + "|" + alice + "|k1", TenantID: "ten_a", MessageID: firstID, BodyMAC: body.MAC(),
+	}); err != nil {
+		t.Fatal(err)
+	}
+
+	got, _, err := s.AppendMessage(ctx, m, body)
 	if err != nil {
 		t.Fatalf("AppendMessage: %v", err)
 	}
 	if got.ID != firstID || got.Seq != 1 {
 		t.Errorf("retry stored %s seq %d, want the first attempt's id %s with seq 1", got.ID, got.Seq, firstID)
 	}
-	again, created, err := s.AppendMessage(ctx, m)
+	// The body is sealed for the id the store settled on, not the one the retry chose.
+	pt, err := cipher.Decrypt(ctx, "ten_a", got.BodyCiphertext, chat.BodyContext(conv, firstID))
+	if err != nil || string(pt) != "hello" {
+		t.Errorf("stored body = %q, %v; want hello sealed for %s", pt, err, firstID)
+	}
+	again, created, err := s.AppendMessage(ctx, m, body)
 	if err != nil || created || again.ID != firstID {
 		t.Errorf("second retry = %s created %v err %v, want the same message", again.ID, created, err)
 	}

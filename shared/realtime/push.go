@@ -50,13 +50,15 @@ type MessageJSON struct {
 	ConversationID string `json:"conversation_id"`
 	SenderID       string `json:"sender_id"`
 	Body           string `json:"body"`
-	CreatedAt      string `json:"created_at"`
+	// Erased is true, with an empty body, when the sender's key was destroyed.
+	Erased    bool   `json:"erased,omitempty"`
+	CreatedAt string `json:"created_at"`
 }
 
 // ToMessageJSON returns m as the API shows it.
 func ToMessageJSON(m chat.Message) MessageJSON {
 	return MessageJSON{ID: m.ID, Seq: m.Seq, ConversationID: m.ConversationID, SenderID: m.SenderID,
-		Body: m.Body, CreatedAt: chat.FormatTime(m.CreatedAt)}
+		Body: m.Body, Erased: m.Erased, CreatedAt: chat.FormatTime(m.CreatedAt)}
 }
 
 // messageEvent is pushed to every member's connections for a new message.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"slices"
 	"sync"
 	"testing"
@@ -12,16 +13,62 @@ import (
 
 	"caas.dev/shared/chat"
 	"caas.dev/shared/ids"
+	"caas.dev/shared/keys"
 )
 
-// NewStore returns an empty store for one test. It registers its own cleanup.
-type NewStore func(t *testing.T) chat.Store
+// NewStore returns an empty chat store for one test, and the key store of the key service that
+// seals its bodies (see Cipher). It registers its own cleanup.
+type NewStore func(t *testing.T) (chat.Store, keys.Store)
+
+// Cipher returns a key service over the key store, with a master key file of the test's own.
+func Cipher(t testing.TB, ks keys.Store) *keys.Service {
+	t.Helper()
+	master, err := keys.OpenFileMaster(filepath.Join(t.TempDir(), "master.key"))
+	if err != nil {
+		t.Fatalf("master key: %v", err)
+	}
+	svc, err := keys.New(keys.Config{Store: ks, Master: master})
+	if err != nil {
+		t.Fatalf("key service: %v", err)
+	}
+	return svc
+}
+
+// subject is the store under test with the key service that seals its message bodies.
+type subject struct {
+	chat.Store
+	cipher *keys.Service
+}
+
+// append stores m (m.Body is the plaintext) as a service would: sealed for its sender.
+func (s subject) append(ctx context.Context, m chat.Message) (chat.Message, bool, error) {
+	body, err := chat.NewBodySealer(ctx, s.cipher, m)
+	if err != nil {
+		return chat.Message{}, false, err
+	}
+	return s.AppendMessage(ctx, m, body)
+}
+
+// service returns a chat service on the store with no directory or publisher.
+func (s subject) service() *chat.Service {
+	return chat.NewService(chat.Deps{Store: s.Store, Cipher: s.cipher})
+}
+
+// body returns the plaintext of a stored message's body.
+func (s subject) body(t *testing.T, m chat.Message) string {
+	t.Helper()
+	pt, err := s.cipher.Decrypt(context.Background(), m.TenantID, m.BodyCiphertext, chat.BodyContext(m.ConversationID, m.ID))
+	if err != nil {
+		t.Fatalf("decrypt body of %s: %v", m.ID, err)
+	}
+	return string(pt)
+}
 
 // RunStoreSuite runs the conformance suite against stores made by newStore.
 func RunStoreSuite(t *testing.T, newStore NewStore) {
 	tests := []struct {
 		name string
-		run  func(t *testing.T, s chat.Store)
+		run  func(t *testing.T, s subject)
 	}{
 		{"ConversationMembership", testConversationMembership},
 		{"ListConversationsPages", testListConversationsPages},
@@ -37,11 +84,13 @@ func RunStoreSuite(t *testing.T, newStore NewStore) {
 		{"MarkReadMonotonicUnderRace", testMarkReadRace},
 		{"UnreadCountsFollowSendsAndReads", testUnreadCounts},
 		{"SystemReadsScopedToTenant", testSystemReads},
+		{"ReencryptionPrimitives", testReencryptionPrimitives},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			tt.run(t, newStore(t))
+			store, ks := newStore(t)
+			tt.run(t, subject{Store: store, cipher: Cipher(t, ks)})
 		})
 	}
 }
@@ -67,7 +116,7 @@ func message(c chat.Conversation, sender, clientMsgID, body string) chat.Message
 	}
 }
 
-func mustCreate(t *testing.T, s chat.Store, c chat.Conversation) chat.Conversation {
+func mustCreate(t *testing.T, s subject, c chat.Conversation) chat.Conversation {
 	t.Helper()
 	stored, created, err := s.CreateConversation(context.Background(), c)
 	if err != nil || !created {
@@ -76,16 +125,16 @@ func mustCreate(t *testing.T, s chat.Store, c chat.Conversation) chat.Conversati
 	return stored
 }
 
-func mustAppend(t *testing.T, s chat.Store, m chat.Message) chat.Message {
+func mustAppend(t *testing.T, s subject, m chat.Message) chat.Message {
 	t.Helper()
-	got, _, err := s.AppendMessage(context.Background(), m)
+	got, _, err := s.append(context.Background(), m)
 	if err != nil {
 		t.Fatalf("AppendMessage: %v", err)
 	}
 	return got
 }
 
-func testConversationMembership(t *testing.T, s chat.Store) {
+func testConversationMembership(t *testing.T, s subject) {
 	ctx := context.Background()
 	alice, bob, eve := newID(ids.User, 1), newID(ids.User, 2), newID(ids.User, 3)
 	c := mustCreate(t, s, group("ten_a", 1, alice, bob))
@@ -109,7 +158,7 @@ func testConversationMembership(t *testing.T, s chat.Store) {
 	}
 }
 
-func testListConversationsPages(t *testing.T, s chat.Store) {
+func testListConversationsPages(t *testing.T, s subject) {
 	ctx := context.Background()
 	alice, bob := newID(ids.User, 1), newID(ids.User, 2)
 	var want []string
@@ -145,7 +194,7 @@ func testListConversationsPages(t *testing.T, s chat.Store) {
 	}
 }
 
-func testDirectOpenedOnce(t *testing.T, s chat.Store) {
+func testDirectOpenedOnce(t *testing.T, s subject) {
 	ctx := context.Background()
 	alice, bob := newID(ids.User, 1), newID(ids.User, 2)
 	const n = 20
@@ -207,7 +256,7 @@ func testDirectOpenedOnce(t *testing.T, s chat.Store) {
 
 // A second CreateConversation with the same id, as a retry after a stop makes it, returns the
 // stored conversation instead of failing or making another.
-func testCreateReentrant(t *testing.T, s chat.Store) {
+func testCreateReentrant(t *testing.T, s subject) {
 	ctx := context.Background()
 	alice, bob := newID(ids.User, 1), newID(ids.User, 2)
 	first := mustCreate(t, s, group("ten_a", 1, alice, bob))

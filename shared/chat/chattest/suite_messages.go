@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -13,7 +14,7 @@ import (
 	"caas.dev/shared/ids"
 )
 
-func testAppendIdempotent(t *testing.T, s chat.Store) {
+func testAppendIdempotent(t *testing.T, s subject) {
 	ctx := context.Background()
 	alice, bob := newID(ids.User, 1), newID(ids.User, 2)
 	c := mustCreate(t, s, group("ten_a", 1, alice, bob))
@@ -30,7 +31,7 @@ func testAppendIdempotent(t *testing.T, s chat.Store) {
 	var wg sync.WaitGroup
 	for i := range n {
 		wg.Go(func() {
-			results[i].m, results[i].created, results[i].err = s.AppendMessage(ctx, message(c, alice, "dup-1", body))
+			results[i].m, results[i].created, results[i].err = s.append(ctx, message(c, alice, "dup-1", body))
 		})
 	}
 	wg.Wait()
@@ -40,9 +41,12 @@ func testAppendIdempotent(t *testing.T, s chat.Store) {
 		if r.err != nil {
 			t.Fatalf("AppendMessage %d: %v", i, r.err)
 		}
-		if r.m.ID != results[0].m.ID || r.m.Seq != 1 || r.m.Body != body {
+		if got := s.body(t, r.m); r.m.ID != results[0].m.ID || r.m.Seq != 1 || got != body {
 			t.Errorf("AppendMessage %d = id %s seq %d body %q; want id %s seq 1 body %q",
-				i, r.m.ID, r.m.Seq, r.m.Body, results[0].m.ID, body)
+				i, r.m.ID, r.m.Seq, got, results[0].m.ID, body)
+		}
+		if r.m.Body != "" {
+			t.Errorf("AppendMessage %d returned a plaintext body from the store", i)
 		}
 		if r.created {
 			created++
@@ -55,7 +59,7 @@ func testAppendIdempotent(t *testing.T, s chat.Store) {
 	if err != nil {
 		t.Fatalf("ListMessages: %v", err)
 	}
-	if len(stored) != 1 || stored[0].Body != body || stored[0].ClientMsgID != "dup-1" {
+	if len(stored) != 1 || s.body(t, stored[0]) != body || stored[0].ClientMsgID != "dup-1" {
 		t.Errorf("stored %d messages after identical sends, want 1 with the body unchanged", len(stored))
 	}
 
@@ -66,23 +70,23 @@ func testAppendIdempotent(t *testing.T, s chat.Store) {
 	}
 }
 
-func testAppendConflict(t *testing.T, s chat.Store) {
+func testAppendConflict(t *testing.T, s subject) {
 	ctx := context.Background()
 	alice := newID(ids.User, 1)
 	c := mustCreate(t, s, group("ten_a", 1, alice))
 	first := mustAppend(t, s, message(c, alice, "k", "first"))
 
-	_, _, err := s.AppendMessage(ctx, message(c, alice, "k", "second"))
+	_, _, err := s.append(ctx, message(c, alice, "k", "second"))
 	if !errors.Is(err, chat.ErrIdempotencyConflict) {
 		t.Fatalf("same key, other body: err = %v, want ErrIdempotencyConflict", err)
 	}
-	again, created, err := s.AppendMessage(ctx, message(c, alice, "k", "first"))
+	again, created, err := s.append(ctx, message(c, alice, "k", "first"))
 	if err != nil || created || again.ID != first.ID || again.Seq != first.Seq {
 		t.Errorf("retry = %s seq %d created %v err %v, want the first message", again.ID, again.Seq, created, err)
 	}
 }
 
-func testSeqNoGaps(t *testing.T, s chat.Store) {
+func testSeqNoGaps(t *testing.T, s subject) {
 	ctx := context.Background()
 	const senders, each = 10, 10
 	var members []string
@@ -96,7 +100,7 @@ func testSeqNoGaps(t *testing.T, s chat.Store) {
 	for _, u := range members {
 		wg.Go(func() {
 			for j := range each {
-				if _, _, err := s.AppendMessage(ctx, message(c, u, fmt.Sprintf("m%d", j), "hi")); err != nil {
+				if _, _, err := s.append(ctx, message(c, u, fmt.Sprintf("m%d", j), "hi")); err != nil {
 					errs <- err
 				}
 			}
@@ -130,7 +134,7 @@ func testSeqNoGaps(t *testing.T, s chat.Store) {
 }
 
 // fill appends n messages to c and returns them.
-func fill(t *testing.T, s chat.Store, c chat.Conversation, n int) []chat.Message {
+func fill(t *testing.T, s subject, c chat.Conversation, n int) []chat.Message {
 	t.Helper()
 	out := make([]chat.Message, n)
 	for i := range n {
@@ -155,7 +159,7 @@ func seqRange(from, to int64) []int64 {
 	return out
 }
 
-func testListMessagesRanges(t *testing.T, s chat.Store) {
+func testListMessagesRanges(t *testing.T, s subject) {
 	ctx := context.Background()
 	alice := newID(ids.User, 1)
 	c := mustCreate(t, s, group("ten_a", 1, alice))
@@ -189,12 +193,12 @@ func testListMessagesRanges(t *testing.T, s chat.Store) {
 }
 
 // testServicePages walks a conversation through the service's cursors in both directions.
-func testServicePages(t *testing.T, s chat.Store) {
+func testServicePages(t *testing.T, s subject) {
 	ctx := context.Background()
 	alice := newID(ids.User, 1)
 	c := mustCreate(t, s, group("ten_a", 1, alice))
 	fill(t, s, c, 23)
-	svc := chat.NewService(chat.Deps{Store: s})
+	svc := s.service()
 
 	walk := func(q chat.MessageQuery) []int64 {
 		backward := q.After == nil
@@ -229,7 +233,7 @@ func testServicePages(t *testing.T, s chat.Store) {
 	}
 }
 
-func testPublishedFlag(t *testing.T, s chat.Store) {
+func testPublishedFlag(t *testing.T, s subject) {
 	ctx := context.Background()
 	alice := newID(ids.User, 1)
 	c := mustCreate(t, s, group("ten_a", 1, alice))
@@ -266,8 +270,75 @@ func testPublishedFlag(t *testing.T, s chat.Store) {
 	if len(pending) != 1 || pending[0].ID != m1.ID {
 		t.Errorf("after marking m2: %d pending, want only m1", len(pending))
 	}
-	again, created, err := s.AppendMessage(ctx, message(c, alice, "new", "new"))
+	again, created, err := s.append(ctx, message(c, alice, "new", "new"))
 	if err != nil || created || !again.Published {
 		t.Errorf("idempotent hit on a published message: published %v created %v err %v", again.Published, created, err)
+	}
+}
+
+// The store side of re-encryption: messages of every tenant by id, a body swapped only while it
+// is the one read and only in its own tenant, and a job cursor that persists.
+func testReencryptionPrimitives(t *testing.T, s subject) {
+	ctx := context.Background()
+	alice, eve := newID(ids.User, 1), newID(ids.User, 2)
+	ca := mustCreate(t, s, group("ten_a", 1, alice))
+	cb := mustCreate(t, s, group("ten_b", 2, eve))
+	var all []chat.Message
+	for i := range 3 {
+		all = append(all, mustAppend(t, s, message(ca, alice, fmt.Sprintf("a%d", i), "a")))
+		all = append(all, mustAppend(t, s, message(cb, eve, fmt.Sprintf("b%d", i), "b")))
+	}
+	slices.SortFunc(all, func(x, y chat.Message) int { return strings.Compare(x.ID, y.ID) })
+
+	var walked []string
+	after := ""
+	for {
+		page, err := s.MessagesAfter(ctx, after, 4)
+		if err != nil {
+			t.Fatalf("MessagesAfter: %v", err)
+		}
+		for _, m := range page {
+			walked = append(walked, m.ID)
+			if m.BodyCiphertext == "" {
+				t.Errorf("MessagesAfter returned %s without its body ciphertext", m.ID)
+			}
+		}
+		if len(page) < 4 {
+			break
+		}
+		after = page[len(page)-1].ID
+	}
+	want := make([]string, len(all))
+	for i, m := range all {
+		want[i] = m.ID
+	}
+	if !slices.Equal(walked, want) {
+		t.Errorf("walk by id = %v, want %v", walked, want)
+	}
+
+	m := all[0]
+	if ok, err := s.SwapBodyCiphertext(ctx, "ten_other", m.ID, m.BodyCiphertext, "x"); err != nil || ok {
+		t.Errorf("swap from another tenant = %v, %v; want nothing swapped", ok, err)
+	}
+	if ok, err := s.SwapBodyCiphertext(ctx, m.TenantID, m.ID, "not the stored one", "x"); err != nil || ok {
+		t.Errorf("swap of a changed body = %v, %v; want nothing swapped", ok, err)
+	}
+	if ok, err := s.SwapBodyCiphertext(ctx, m.TenantID, m.ID, m.BodyCiphertext, "new-ct"); err != nil || !ok {
+		t.Errorf("swap = %v, %v; want it swapped", ok, err)
+	}
+	if got, err := s.Message(ctx, m.TenantID, m.ID); err != nil || got.BodyCiphertext != "new-ct" {
+		t.Errorf("after the swap the body ciphertext is %q (%v), want new-ct", got.BodyCiphertext, err)
+	}
+
+	if c, err := s.JobCursor(ctx, "job-x"); err != nil || c != "" {
+		t.Errorf("cursor of a job never run = %q, %v; want empty", c, err)
+	}
+	for _, c := range []string{"c1", "c2", ""} {
+		if err := s.SetJobCursor(ctx, "job-x", c); err != nil {
+			t.Fatalf("SetJobCursor: %v", err)
+		}
+		if got, err := s.JobCursor(ctx, "job-x"); err != nil || got != c {
+			t.Errorf("JobCursor = %q, %v; want %q", got, err, c)
+		}
 	}
 }

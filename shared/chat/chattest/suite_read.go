@@ -23,13 +23,13 @@ func markRead(t *testing.T, svc *chat.Service, tenantID, userID, convID string, 
 
 // testMarkRead moves a read position forward only, clamps it to the last message and keeps
 // it to members of the tenant.
-func testMarkRead(t *testing.T, s chat.Store) {
+func testMarkRead(t *testing.T, s subject) {
 	ctx := context.Background()
 	alice, bob, eve := newID(ids.User, 1), newID(ids.User, 2), newID(ids.User, 3)
 	c := mustCreate(t, s, group("ten_a", 1, alice, bob))
 	empty := mustCreate(t, s, group("ten_a", 2, alice, bob))
 	fill(t, s, c, 10)
-	svc := chat.NewService(chat.Deps{Store: s})
+	svc := s.service()
 
 	steps := []struct {
 		seq  int64
@@ -77,7 +77,7 @@ func testMarkRead(t *testing.T, s chat.Store) {
 
 // testMarkReadRace races MarkRead calls of one member and checks the position ends at the
 // highest: the store keeps it monotonic although updates need not be atomic.
-func testMarkReadRace(t *testing.T, s chat.Store) {
+func testMarkReadRace(t *testing.T, s subject) {
 	ctx := context.Background()
 	alice := newID(ids.User, 1)
 	c := mustCreate(t, s, group("ten_a", 1, alice))
@@ -105,12 +105,12 @@ func testMarkReadRace(t *testing.T, s chat.Store) {
 
 // testUnreadCounts follows the caller's unread counts in its conversation list as messages
 // arrive and as pages are read.
-func testUnreadCounts(t *testing.T, s chat.Store) {
+func testUnreadCounts(t *testing.T, s subject) {
 	ctx := context.Background()
 	alice, bob := newID(ids.User, 1), newID(ids.User, 2)
 	c := mustCreate(t, s, group("ten_a", 1, alice, bob))
 	quiet := mustCreate(t, s, group("ten_a", 2, alice, bob))
-	svc := chat.NewService(chat.Deps{Store: s})
+	svc := s.service()
 
 	activity := func(userID string) map[string]chat.Activity {
 		t.Helper()
@@ -179,14 +179,14 @@ func testUnreadCounts(t *testing.T, s chat.Store) {
 
 // testSystemReads covers the reads the platform makes without a caller: members, a message,
 // a user's conversation ids, and the membership check; each within one tenant.
-func testSystemReads(t *testing.T, s chat.Store) {
+func testSystemReads(t *testing.T, s subject) {
 	ctx := context.Background()
 	alice, bob, eve := newID(ids.User, 1), newID(ids.User, 2), newID(ids.User, 3)
 	c1 := mustCreate(t, s, group("ten_a", 1, alice, bob))
 	c2 := mustCreate(t, s, group("ten_a", 2, alice))
 	mustCreate(t, s, group("ten_b", 3, alice))
 	m := mustAppend(t, s, message(c1, bob, "k", "hello"))
-	svc := chat.NewService(chat.Deps{Store: s})
+	svc := s.service()
 
 	if got, err := svc.Members(ctx, "ten_a", c1.ID); err != nil || !slices.Equal(got, []string{alice, bob}) {
 		t.Errorf("Members = %v (err %v), want [alice bob]", got, err)
