@@ -10,9 +10,10 @@ import (
 
 // LoginService returns the identity service that logs users in and runs their MFA: users,
 // sessions, MFA store, the account lockout (limits from the CAAS_LOGIN_ variables) and the IP
-// lockout in Redis, the signing keys and the issuer, the TOTP secret box of CAAS_SECRETS_KEY and the log as the event sink. With needSecrets
-// (the MFA functions) a missing or bad key fails the start: there is no fallback key; Login
-// itself never opens a secret and starts without one.
+// lockout in Redis, the signing keys and the issuer, and the log as the event sink. With
+// needSecrets (the MFA functions) it also opens the key service, which keeps TOTP seeds under
+// the tenant's secrets key, and a missing master key fails the start; Login itself never opens
+// a secret and starts without one.
 func (e *Env) LoginService(ctx context.Context, needSecrets bool) (*identity.Service, error) {
 	tokens, err := e.Tokens()
 	if err != nil {
@@ -22,9 +23,9 @@ func (e *Env) LoginService(ctx context.Context, needSecrets bool) (*identity.Ser
 	if err != nil {
 		return nil, err
 	}
-	var box *identity.SecretBox
-	if needSecrets || e.getenv(identity.SecretsKeyEnv) != "" {
-		if box, err = identity.NewSecretBoxFromEnv(e.getenv); err != nil {
+	var secrets identity.SecretKeeper
+	if needSecrets {
+		if secrets, err = e.Keys(ctx); err != nil {
 			return nil, err
 		}
 	}
@@ -45,7 +46,7 @@ func (e *Env) LoginService(ctx context.Context, needSecrets bool) (*identity.Ser
 		Clock:    clock.System{},
 		IDs:      ids.Random{},
 		MFA:      db.MFA(),
-		Secrets:  box,
+		Secrets:  secrets,
 		Lockout:  rc.NewAttemptLimiter("caas:login:attempts:"),
 		Events:   identity.LogSink{Log: e.Log},
 

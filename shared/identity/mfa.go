@@ -38,11 +38,12 @@ const (
 	MFAChallengeMaxTries = 5
 )
 
-// MFAFactor is a user's TOTP secret, sealed by a SecretBox.
+// MFAFactor is a user's TOTP secret, sealed by the key service under the tenant's secrets key
+// (a ciphertext string).
 type MFAFactor struct {
 	TenantID     string
 	UserID       string
-	SealedSecret []byte
+	SealedSecret string
 	CreatedAt    time.Time
 }
 
@@ -81,6 +82,12 @@ type MFAStore interface {
 	Challenge(ctx context.Context, hash string) (MFAChallenge, error)
 	// EndChallenge deletes the challenge; ErrInvalidMFAToken when another caller did first.
 	EndChallenge(ctx context.Context, hash string) error
+	// FactorsAfter returns up to limit active factors of any tenant, in a fixed order, after
+	// the one cursor names (empty: from the first), and the cursor of the last returned.
+	FactorsAfter(ctx context.Context, cursor string, limit int) ([]MFAFactor, string, error)
+	// ReplaceSecret stores sealed as the active factor's secret if it still holds f's, and
+	// reports whether it did; a factor changed or removed meanwhile is left alone.
+	ReplaceSecret(ctx context.Context, f MFAFactor, sealed string) (bool, error)
 }
 
 // Enrollment is what MfaEnroll answers: the secret three ways.
@@ -141,7 +148,7 @@ func (s *Service) EnrollMFA(ctx context.Context, tenantID, userID, issuer string
 	if err != nil {
 		return Enrollment{}, fmt.Errorf("enrol mfa: qr: %w", err)
 	}
-	sealed, err := s.Secrets.Seal(tenantID, userID, secret)
+	sealed, err := s.sealSecret(ctx, tenantID, userID, secret)
 	if err != nil {
 		return Enrollment{}, err
 	}
@@ -154,7 +161,7 @@ func (s *Service) EnrollMFA(ctx context.Context, tenantID, userID, issuer string
 
 // checkTOTP verifies code against the factor and spends its time step.
 func (s *Service) checkTOTP(ctx context.Context, f MFAFactor, code string) error {
-	secret, err := s.Secrets.Open(f.TenantID, f.UserID, f.SealedSecret)
+	secret, err := s.openSecret(ctx, f)
 	if err != nil {
 		return err
 	}

@@ -1,82 +1,87 @@
 package identity
 
 import (
-	"crypto/aes"
-	"crypto/cipher"
-	"crypto/rand"
-	"encoding/base64"
+	"context"
 	"errors"
 	"fmt"
+	"time"
+
+	"caas.dev/shared/keys"
 )
 
-// SecretBox encrypts TOTP secrets at rest with AES-256-GCM under one local key; the
-// associated data binds each ciphertext to its tenant and user, so a ciphertext copied to
-// another account does not open. The key service of a later issue replaces the local key.
-type SecretBox struct {
-	aead cipher.AEAD
+// SecretKeeper seals the secrets the platform keeps for users (TOTP seeds) with the key
+// service; *keys.Service is the production one.
+type SecretKeeper interface {
+	Encrypt(ctx context.Context, tenantID, name string, plaintext, context []byte) (string, error)
+	Decrypt(ctx context.Context, tenantID, ciphertext string, context []byte) ([]byte, error)
+	Rewrap(ctx context.Context, tenantID, ciphertext string, context []byte) (string, bool, error)
 }
 
-// SecretsKeyEnv is the variable holding the key: 32 bytes, standard or URL base64.
-const SecretsKeyEnv = "CAAS_SECRETS_KEY"
+// secretContext binds a sealed TOTP seed to its user (the key service binds the tenant), so a
+// ciphertext copied to another account does not open.
+func secretContext(userID string) []byte { return []byte("totp\x00" + userID) }
 
-// NewSecretBoxFromEnv reads the key from CAAS_SECRETS_KEY through getenv. There is no
-// fallback: a function that keeps secrets does not start without its key.
-func NewSecretBoxFromEnv(getenv func(string) string) (*SecretBox, error) {
-	v := getenv(SecretsKeyEnv)
-	if v == "" {
-		return nil, errors.New(SecretsKeyEnv + " is required (32 bytes, base64)")
+// sealSecret encrypts a user's TOTP seed under the tenant's secrets key.
+func (s *Service) sealSecret(ctx context.Context, tenantID, userID string, secret []byte) (string, error) {
+	ct, err := s.Secrets.Encrypt(ctx, tenantID, keys.SecretsKeyName, secret, secretContext(userID))
+	if err != nil {
+		return "", fmt.Errorf("seal totp secret: %w", err)
 	}
-	var key []byte
-	var err error
-	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
-		if key, err = enc.DecodeString(v); err == nil {
-			break
+	return ct, nil
+}
+
+// openSecret decrypts what sealSecret returned for the same tenant and user.
+func (s *Service) openSecret(ctx context.Context, f MFAFactor) ([]byte, error) {
+	secret, err := s.Secrets.Decrypt(ctx, f.TenantID, f.SealedSecret, secretContext(f.UserID))
+	if err != nil {
+		return nil, fmt.Errorf("open totp secret: %w", err)
+	}
+	return secret, nil
+}
+
+// Tuning of ReencryptSecrets.
+const (
+	reencryptBatch  = 100
+	reencryptMargin = 2 * time.Second
+)
+
+// ReencryptSecrets moves every active TOTP secret sealed under an older version of its
+// tenant's secrets key to the primary version, in batches of reencryptBatch, until all are
+// seen or ctx's deadline nears. It returns how many it moved and whether it saw them all; a
+// run cut short starts over on the next run, passing quickly over what it moved already. A
+// secret whose key is destroyed, or which changed meanwhile, is left alone.
+func (s *Service) ReencryptSecrets(ctx context.Context) (moved int, complete bool, err error) {
+	cursor := ""
+	for {
+		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < reencryptMargin {
+			return moved, false, nil
 		}
+		factors, next, err := s.MFA.FactorsAfter(ctx, cursor, reencryptBatch)
+		if err != nil {
+			return moved, false, fmt.Errorf("list mfa factors: %w", err)
+		}
+		for _, f := range factors {
+			sealed, changed, err := s.Secrets.Rewrap(ctx, f.TenantID, f.SealedSecret, secretContext(f.UserID))
+			if errors.Is(err, keys.ErrKeyShredded) {
+				continue
+			}
+			if err != nil {
+				return moved, false, fmt.Errorf("rewrap totp secret of %s: %w", f.UserID, err)
+			}
+			if !changed {
+				continue
+			}
+			ok, err := s.MFA.ReplaceSecret(ctx, f, sealed)
+			if err != nil {
+				return moved, false, fmt.Errorf("store rewrapped totp secret: %w", err)
+			}
+			if ok {
+				moved++
+			}
+		}
+		if len(factors) < reencryptBatch {
+			return moved, true, nil
+		}
+		cursor = next
 	}
-	if err != nil {
-		return nil, fmt.Errorf("%s: not base64", SecretsKeyEnv)
-	}
-	return NewSecretBox(key)
-}
-
-// NewSecretBox returns a box using key, which must be 32 bytes.
-func NewSecretBox(key []byte) (*SecretBox, error) {
-	if len(key) != 32 {
-		return nil, fmt.Errorf("secret box: key is %d bytes, want 32", len(key))
-	}
-	block, err := aes.NewCipher(key)
-	if err != nil {
-		return nil, fmt.Errorf("secret box: %w", err)
-	}
-	aead, err := cipher.NewGCM(block)
-	if err != nil {
-		return nil, fmt.Errorf("secret box: %w", err)
-	}
-	return &SecretBox{aead: aead}, nil
-}
-
-func secretAD(tenantID, userID string) []byte {
-	return []byte("caas/totp/v1\x00" + tenantID + "\x00" + userID)
-}
-
-// Seal encrypts secret for the user; the result is nonce || ciphertext.
-func (b *SecretBox) Seal(tenantID, userID string, secret []byte) ([]byte, error) {
-	nonce := make([]byte, b.aead.NonceSize())
-	if _, err := rand.Read(nonce); err != nil {
-		return nil, fmt.Errorf("seal secret: %w", err)
-	}
-	return b.aead.Seal(nonce, nonce, secret, secretAD(tenantID, userID)), nil
-}
-
-// Open decrypts what Seal returned for the same tenant and user.
-func (b *SecretBox) Open(tenantID, userID string, sealed []byte) ([]byte, error) {
-	n := b.aead.NonceSize()
-	if len(sealed) < n {
-		return nil, errors.New("open secret: too short")
-	}
-	out, err := b.aead.Open(nil, sealed[:n], sealed[n:], secretAD(tenantID, userID))
-	if err != nil {
-		return nil, fmt.Errorf("open secret: %w", err)
-	}
-	return out, nil
 }

@@ -12,13 +12,15 @@ import (
 )
 
 // User is a person registered in a tenant. Email is normalised (NormalizeEmail) and unique
-// within the tenant. PasswordHash is a PHC argon2id string.
+// within the tenant. PasswordHash is a PHC argon2id string. Role is RoleAdmin or RoleUser;
+// empty reads as RoleUser (RoleOf).
 type User struct {
 	ID           string
 	TenantID     string
 	Email        string
 	DisplayName  string
 	PasswordHash string
+	Role         string
 	CreatedAt    time.Time
 }
 
@@ -55,7 +57,7 @@ type Deps struct {
 	// MFA and Secrets are needed by the MFA operations and by a Login that honours MFA; a nil
 	// MFA store logs in without a second factor.
 	MFA     MFAStore
-	Secrets *SecretBox
+	Secrets SecretKeeper
 	// Lockout slows down and locks out failing accounts and IPs (AccountLockout, IPLockout, or
 	// the defaults when zero); nil falls back to Limiter per IP only.
 	Lockout        AttemptLimiter
@@ -121,7 +123,7 @@ func (s *Service) Register(ctx context.Context, in RegisterInput) (User, error) 
 	}
 	u := User{
 		ID: s.IDs.New(ids.User), TenantID: in.TenantID, Email: email, DisplayName: name,
-		PasswordHash: hash, CreatedAt: s.Clock.Now(),
+		PasswordHash: hash, Role: RoleUser, CreatedAt: s.Clock.Now(),
 	}
 	if err := s.Users.CreateUser(ctx, u); err != nil {
 		return User{}, fmt.Errorf("register: %w", err)

@@ -66,29 +66,3 @@ func TestLockoutPolicyDelays(t *testing.T) {
 		t.Errorf("capped Delay(50) = %v, want 3s", got)
 	}
 }
-
-func TestSecretBoxBindsAccount(t *testing.T) {
-	box, err := NewSecretBox(make([]byte, 32))
-	if err != nil {
-		t.Fatal(err)
-	}
-	sealed, err := box.Seal("ten_a", "usr_a", []byte("secret"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got, err := box.Open("ten_a", "usr_a", sealed); err != nil || string(got) != "secret" {
-		t.Fatalf("Open = %q, %v", got, err)
-	}
-	if _, err := box.Open("ten_b", "usr_a", sealed); err == nil {
-		t.Error("opened under another tenant")
-	}
-	if _, err := box.Open("ten_a", "usr_b", sealed); err == nil {
-		t.Error("opened for another user")
-	}
-	if _, err := NewSecretBoxFromEnv(func(string) string { return "" }); err == nil {
-		t.Error("no key: want an error, there is no fallback")
-	}
-	if _, err := NewSecretBoxFromEnv(func(string) string { return "c2hvcnQ=" }); err == nil {
-		t.Error("short key: want an error")
-	}
-}

@@ -31,7 +31,7 @@ type mfaFactorDoc struct {
 	ID           string    `bson:"_id"` // tenant_id:user_id
 	TenantID     string    `bson:"tenant_id"`
 	UserID       string    `bson:"user_id"`
-	SealedSecret []byte    `bson:"sealed_secret"`
+	SealedSecret string    `bson:"secret_ct"`
 	CreatedAt    time.Time `bson:"created_at"`
 }
 
@@ -111,6 +111,34 @@ func (s *MFAStore) findFactor(ctx context.Context, coll *mongo.Collection, tenan
 		return identity.MFAFactor{}, fmt.Errorf("find mfa factor: %w", err)
 	}
 	return identity.MFAFactor{TenantID: d.TenantID, UserID: d.UserID, SealedSecret: d.SealedSecret, CreatedAt: d.CreatedAt.UTC()}, nil
+}
+
+// FactorsAfter implements identity.MFAStore: factors by _id, the cursor being the last _id.
+func (s *MFAStore) FactorsAfter(ctx context.Context, cursor string, limit int) ([]identity.MFAFactor, string, error) {
+	var docs []mfaFactorDoc
+	err := findAll(ctx, s.factors, bson.D{{Key: "_id", Value: bson.D{{Key: "$gt", Value: cursor}}}},
+		options.Find().SetSort(bson.D{{Key: "_id", Value: 1}}).SetLimit(int64(limit)), &docs)
+	if err != nil {
+		return nil, "", fmt.Errorf("list mfa factors: %w", err)
+	}
+	out := make([]identity.MFAFactor, len(docs))
+	for i, d := range docs {
+		out[i] = identity.MFAFactor{TenantID: d.TenantID, UserID: d.UserID, SealedSecret: d.SealedSecret, CreatedAt: d.CreatedAt.UTC()}
+		cursor = d.ID
+	}
+	return out, cursor, nil
+}
+
+// ReplaceSecret implements identity.MFAStore. The filter on the old secret makes the update
+// conditional: a factor disabled or re-enrolled meanwhile is not touched.
+func (s *MFAStore) ReplaceSecret(ctx context.Context, f identity.MFAFactor, sealed string) (bool, error) {
+	res, err := s.factors.UpdateOne(ctx,
+		bson.D{{Key: "_id", Value: userKey(f.TenantID, f.UserID)}, {Key: "secret_ct", Value: f.SealedSecret}},
+		bson.D{{Key: "$set", Value: bson.D{{Key: "secret_ct", Value: sealed}}}})
+	if err != nil {
+		return false, fmt.Errorf("replace mfa secret: %w", err)
+	}
+	return res.ModifiedCount == 1, nil
 }
 
 // Pending returns the pending enrolment, or identity.ErrMFANotEnrolled.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base32"
 	"errors"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -13,6 +14,8 @@ import (
 	"caas.dev/shared/fault"
 	"caas.dev/shared/identity"
 	"caas.dev/shared/ids"
+	"caas.dev/shared/keys"
+	"caas.dev/shared/mongo"
 	"caas.dev/shared/redis"
 )
 
@@ -33,6 +36,8 @@ func (r *recorder) count(kind string) int {
 
 type mfaFixture struct {
 	svc    *identity.Service
+	keys   *keys.Service
+	mfa    *mongo.MFAStore
 	clk    *clock.Fixed
 	events *recorder
 	tenant string
@@ -55,7 +60,11 @@ func newMFAFixture(t *testing.T) *mfaFixture {
 	if _, err := identity.EnsureSigningKey(ctx, c.SigningKeys(), clk, ids.Random{}); err != nil {
 		t.Fatal(err)
 	}
-	box, err := identity.NewSecretBox([]byte("0123456789abcdef0123456789abcdef"))
+	master, err := keys.OpenFileMaster(filepath.Join(t.TempDir(), "master.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	box, err := keys.New(keys.Config{Store: c.Keys(), Master: master, Clock: clk})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,7 +87,7 @@ func newMFAFixture(t *testing.T) *mfaFixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &mfaFixture{svc: svc, clk: clk, events: rec, tenant: tenant, user: u}
+	return &mfaFixture{svc: svc, keys: box, mfa: c.MFA(), clk: clk, events: rec, tenant: tenant, user: u}
 }
 
 func (f *mfaFixture) code(t *testing.T, secret string) string {
@@ -310,5 +319,52 @@ func TestLoginLockoutAndRecovery(t *testing.T) {
 	_, err = f.svc.Login(ctx, identity.LoginInput{TenantID: f.tenant, Email: "ada@example.com", Password: mfaPassword, IP: "10.0.0.3"})
 	if err != nil {
 		t.Fatalf("one failure after a success must not block: %v", err)
+	}
+}
+
+func TestMFASecretsUnderTheKeyService(t *testing.T) {
+	f := newMFAFixture(t)
+	ctx := t.Context()
+	secret, _ := f.enable(t)
+
+	stored, err := f.mfa.Factor(ctx, f.tenant, f.user.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, _, err := keys.ParseCiphertext(stored.SealedSecret)
+	if err != nil || h.Name != keys.SecretsKeyName || h.Version != 1 {
+		t.Fatalf("stored secret %+v, %v", h, err)
+	}
+	if strings.Contains(stored.SealedSecret, secret) {
+		t.Fatal("the stored secret shows the seed")
+	}
+	// Bound to its user: the ciphertext does not open as another user's.
+	if _, err := f.keys.Decrypt(ctx, f.tenant, stored.SealedSecret, []byte("totp\x00usr_other")); !errors.Is(err, keys.ErrDecrypt) {
+		t.Fatalf("opened for another user: %v", err)
+	}
+
+	if _, err := f.keys.RotateKey(ctx, keys.Caller{TenantID: f.tenant, Role: keys.RoleAdmin}, keys.SecretsKeyName); err != nil {
+		t.Fatal(err)
+	}
+	moved, complete, err := f.svc.ReencryptSecrets(ctx)
+	if err != nil || moved != 1 || !complete {
+		t.Fatalf("re-encrypt: moved %d, complete %v, %v", moved, complete, err)
+	}
+	stored, _ = f.mfa.Factor(ctx, f.tenant, f.user.ID)
+	if h, _, _ := keys.ParseCiphertext(stored.SealedSecret); h.Version != 2 {
+		t.Fatalf("after re-encryption the secret is under version %d", h.Version)
+	}
+	if moved, _, err := f.svc.ReencryptSecrets(ctx); err != nil || moved != 0 {
+		t.Fatalf("second run moved %d, %v", moved, err)
+	}
+
+	// The re-encrypted seed still verifies codes.
+	f.clk.Advance(30 * time.Second)
+	r, err := f.login(t, "10.0.0.1")
+	if err != nil || !r.MFARequired {
+		t.Fatalf("login = %+v, %v", r, err)
+	}
+	if _, err := f.svc.VerifyMFA(ctx, identity.VerifyMFAInput{MFAToken: r.MFAToken, Code: f.code(t, secret), IP: "10.0.0.1"}); err != nil {
+		t.Fatalf("verify after re-encryption: %v", err)
 	}
 }

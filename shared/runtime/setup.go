@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"net"
 	"net/url"
 	"os"
@@ -17,6 +18,7 @@ import (
 	"strings"
 	"time"
 
+	"caas.dev/shared/keys"
 	"caas.dev/shared/runtime/lambdaapi"
 	"caas.dev/shared/runtime/template"
 	"caas.dev/shared/runtime/wsapi"
@@ -80,11 +82,11 @@ func setup(ctx context.Context, cfg Config) (_ *stack, err error) {
 		return nil, err
 	}
 
-	secretsKey, err := s.secretsKey()
+	overrides := map[string]string{"AdminKey": adminKey}
+	functionEnv, err := s.masterKey(overrides)
 	if err != nil {
 		return nil, err
 	}
-	overrides := map[string]string{"AdminKey": adminKey, "SecretsKey": secretsKey}
 	for k, v := range map[string]string{"MongoUri": s.backends.MongoURI, "RedisUrl": s.backends.RedisURL, "KafkaBrokers": s.backends.KafkaBrokers} {
 		if v != "" {
 			overrides[k] = v
@@ -109,6 +111,7 @@ func setup(ctx context.Context, cfg Config) (_ *stack, err error) {
 				env[k] = v
 			}
 		}
+		maps.Copy(env, functionEnv)
 		wsapi.RewriteEndpoints(env, s.tmpl.WebSocketAPIs, wsAddr)
 		envVars.apply(name, env)
 		s.host.Add(lambdaapi.FunctionConfig{
@@ -189,31 +192,46 @@ func answers(addr string) bool {
 	return true
 }
 
-// secretsKey returns CAAS_SECRETS_KEY, else the stored key, else a new random 32-byte key (the
-// key that encrypts secrets at rest, such as TOTP seeds) that it stores with mode 0600. Unlike
-// the admin key it is never shown: nobody needs to type it, and losing the file makes stored
-// secrets unreadable, so it lives with the data it protects.
-func (s *stack) secretsKey() (string, error) {
-	if k := s.cfg.Getenv("CAAS_SECRETS_KEY"); k != "" {
-		return k, nil
-	}
-	path := filepath.Join(s.cfg.StateDir, "secrets-key")
-	if b, err := os.ReadFile(path); err == nil {
-		if k := strings.TrimSpace(string(b)); k != "" {
-			return k, nil
+// awsPassthrough are the variables of the runtime's own environment handed to every function,
+// as `sam local` does: the region and credentials an AWS master key (KMS) is reached with.
+var awsPassthrough = []string{"AWS_REGION", "AWS_DEFAULT_REGION", "AWS_ACCESS_KEY_ID",
+	"AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_CONFIG_FILE",
+	"AWS_SHARED_CREDENTIALS_FILE"}
+
+// masterKey chooses the key service's master key and returns the variables every function gets
+// for it. With CAAS_KMS_KEY_ID set (and CAAS_KMS_ENDPOINT for an emulator), the template's
+// MasterKeyId and KmsEndpoint parameters take them and the AWS variables pass through. Otherwise
+// the functions share a local key file, CAAS_MASTER_KEY_FILE or master.key in the state
+// directory, made here (32 random bytes, mode 0600) when missing. Losing the file makes
+// everything encrypted under it unreadable, so it lives with the data it protects; it is never
+// shown.
+func (s *stack) masterKey(overrides map[string]string) (map[string]string, error) {
+	env := map[string]string{}
+	if id := s.cfg.Getenv("CAAS_KMS_KEY_ID"); id != "" {
+		overrides["MasterKeyId"] = id
+		if ep := s.cfg.Getenv("CAAS_KMS_ENDPOINT"); ep != "" {
+			overrides["KmsEndpoint"] = ep
 		}
-	} else if !errors.Is(err, fs.ErrNotExist) {
-		return "", fmt.Errorf("read secrets key: %w", err)
+		for _, k := range awsPassthrough {
+			if v := s.cfg.Getenv(k); v != "" {
+				env[k] = v
+			}
+		}
+		return env, nil
 	}
-	raw := make([]byte, 32)
-	if _, err := rand.Read(raw); err != nil {
-		return "", fmt.Errorf("generate secrets key: %w", err)
+	path := s.cfg.Getenv("CAAS_MASTER_KEY_FILE")
+	if path == "" {
+		path = filepath.Join(s.cfg.StateDir, "master.key")
 	}
-	key := base64.StdEncoding.EncodeToString(raw)
-	if err := os.WriteFile(path, []byte(key+"\n"), 0o600); err != nil {
-		return "", fmt.Errorf("store secrets key: %w", err)
+	path, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("master key file: %w", err)
 	}
-	return key, nil
+	if _, err := keys.OpenFileMaster(path); err != nil {
+		return nil, err
+	}
+	env["CAAS_MASTER_KEY_FILE"] = path
+	return env, nil
 }
 
 // adminKey returns CAAS_ADMIN_KEY, else the stored key, else a new key it stores and shows once

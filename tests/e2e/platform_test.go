@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bufio"
+	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
@@ -16,6 +17,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"caas.dev/shared/backendtest"
 )
 
 // readyDeadline bounds the wait for /health and /ready: the first start runs no build (the test
@@ -42,10 +45,12 @@ type platform struct {
 	// KAFKA_BROKERS name real ones, so a second run never joins the first one's consumer groups.
 	ownBackends bool
 	adminKey    string
-	logPath     string
-	cmd         *exec.Cmd
-	exited      chan struct{}
-	waitErr     error
+	// kmsKeyARN is the KMS key the run's master key is, empty when it is a local key file.
+	kmsKeyARN string
+	logPath   string
+	cmd       *exec.Cmd
+	exited    chan struct{}
+	waitErr   error
 }
 
 // the is the platform every test talks to; TestMain sets it before any test runs.
@@ -114,6 +119,19 @@ func startPlatform() (*platform, error) {
 	}
 	p.wsAddr = fmt.Sprintf("127.0.0.1:%d", port)
 	p.adminKey = randomKey()
+	if ep := os.Getenv(backendtest.KMSEnv); ep != "" {
+		// A KMS emulator is configured (make test-real): the platform's master key is a KMS key
+		// there rather than a local key file.
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		arn, err := backendtest.CreateKMSKey(ctx, ep, "caas end-to-end master key")
+		cancel()
+		if err != nil {
+			return p, err
+		}
+		p.kmsKeyARN = arn
+		p.env = append(p.env, "CAAS_KMS_KEY_ID="+arn, "CAAS_KMS_ENDPOINT="+ep, "AWS_REGION="+backendtest.KMSRegion,
+			"AWS_ACCESS_KEY_ID=caas-test", "AWS_SECRET_ACCESS_KEY=caas-test")
+	}
 	if err := p.start(); err != nil {
 		return p, err
 	}
@@ -200,10 +218,8 @@ func (p *platform) start() error {
 	if err != nil {
 		return fmt.Errorf("create runtime log: %w", err)
 	}
-	// CAAS_SECRETS_KEY (the TOTP secrets' key) until `caas run` generates it as it does the
-	// admin key: the MFA functions do not start without it.
 	envVars := filepath.Join(p.dir, "env-vars.json")
-	params := map[string]string{"CAAS_SECRETS_KEY": base64.StdEncoding.EncodeToString([]byte(randomKey())[:32])}
+	params := map[string]string{}
 	for k, v := range p.params {
 		params[k] = v
 	}
