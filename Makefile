@@ -71,6 +71,33 @@ build-GetUser:
 build-FindUser:
 	$(call lambda_build,find-user)
 
+build-SetUserRole:
+	$(call lambda_build,set-user-role)
+
+build-CreateKey:
+	$(call lambda_build,create-key)
+
+build-ListKeys:
+	$(call lambda_build,list-keys)
+
+build-GetKey:
+	$(call lambda_build,get-key)
+
+build-UpdateKey:
+	$(call lambda_build,update-key)
+
+build-RotateKey:
+	$(call lambda_build,rotate-key)
+
+build-Encrypt:
+	$(call lambda_build,encrypt)
+
+build-Decrypt:
+	$(call lambda_build,decrypt)
+
+build-Rewrap:
+	$(call lambda_build,rewrap)
+
 build-CreateConversation:
 	$(call lambda_build,create-conversation)
 
@@ -94,6 +121,13 @@ build-DefaultRoute:
 
 build-PublishPending:
 	$(call lambda_build,publish-pending)
+
+build-ReencryptMessages:
+	$(call lambda_build,reencrypt-messages)
+
+build-ReencryptSecrets:
+	$(call lambda_build,reencrypt-secrets)
+
 build-WsAuthorizer:
 	$(call lambda_build,ws-authorizer)
 
@@ -150,4 +184,7 @@ build-OpenIdConfiguration:
 
 build-RotateSigningKey:
 	$(call lambda_build,rotate-signing-key)
+
+build-RotateKeys:
+	$(call lambda_build,rotate-keys)
 
