@@ -104,9 +104,22 @@ func (r *Request) Decode(v any) error {
 }
 
 // DecodeJSON applies Decode's rules to b.
-func DecodeJSON(b []byte, v any) error {
-	if len(b) > MaxBodyBytes {
-		return ErrBodyTooLarge
+func DecodeJSON(b []byte, v any) error { return DecodeJSONLimit(b, v, MaxBodyBytes, ErrBodyTooLarge) }
+
+// DecodeLimit is Decode for an endpoint whose bodies may be larger than MaxBodyBytes: a body
+// over max fails with tooLarge.
+func (r *Request) DecodeLimit(v any, max int, tooLarge error) error {
+	b, err := r.RawBody()
+	if err != nil {
+		return err
+	}
+	return DecodeJSONLimit(b, v, max, tooLarge)
+}
+
+// DecodeJSONLimit applies Decode's rules to b with max bytes as the size limit.
+func DecodeJSONLimit(b []byte, v any, max int, tooLarge error) error {
+	if len(b) > max {
+		return tooLarge
 	}
 	if len(bytes.TrimSpace(b)) == 0 {
 		return ErrEmptyBody

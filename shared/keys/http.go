@@ -12,7 +12,6 @@ import (
 	"net/http"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"caas.dev/shared/edge"
 	"caas.dev/shared/fault"
@@ -347,47 +346,7 @@ func (h *Handlers) RotateKey(ctx context.Context, req *edge.Request) (*edge.Resp
 // decodeCrypto reads a crypto endpoint's body by edge.Decode's rules, but with MaxCryptoBody
 // as the limit: plaintexts are far larger than the bodies of other endpoints.
 func decodeCrypto(req *edge.Request, v any) error {
-	b, err := req.RawBody()
-	if err != nil {
-		return err
-	}
-	if len(b) > MaxCryptoBody {
-		return errCryptoBodyLarge
-	}
-	if len(bytes.TrimSpace(b)) == 0 {
-		return edge.ErrEmptyBody
-	}
-	if !utf8.Valid(b) {
-		return edge.ErrInvalidUTF8
-	}
-	// edge.DecodeJSON applies the same rules with the smaller limit; the size is settled here,
-	// so the rest of the rules are checked on a body it accepts by size.
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return decodeErr(err)
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return fault.WithDetail(edge.ErrMalformedJSON, "the request body holds more than one JSON value")
-	}
-	return nil
-}
-
-// decodeErr maps a json decoding error to the edge's stable codes.
-func decodeErr(err error) error {
-	var typeErr *json.UnmarshalTypeError
-	switch {
-	case errors.As(err, &typeErr):
-		if typeErr.Field == "" {
-			return fault.WithDetail(edge.ErrWrongType, "the request body must be a JSON object")
-		}
-		return fault.WithDetail(edge.ErrWrongType, typeErr.Field+": has the wrong type")
-	case strings.HasPrefix(err.Error(), "json: unknown field "):
-		field := strings.TrimPrefix(err.Error(), "json: unknown field ")
-		return fault.WithDetail(edge.ErrUnknownField, "unknown field "+field)
-	default:
-		return edge.ErrMalformedJSON
-	}
+	return req.DecodeLimit(v, MaxCryptoBody, errCryptoBodyLarge)
 }
 
 // itemErrorJSON is a failed batch item: the problem the item would have had as a request.
