@@ -12,7 +12,7 @@ import (
 func main() { boot.HTTP("MarkRead", setup) }
 
 func setup(ctx context.Context, env *boot.Env) (edge.HandlerFunc, error) {
-	svc, err := env.Realtime(ctx)
+	svc, err := env.Realtime(ctx, false)
 	if err != nil {
 		return nil, err
 	}

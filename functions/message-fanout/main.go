@@ -15,7 +15,7 @@ import (
 func main() { boot.Start("MessageFanout", setup) }
 
 func setup(ctx context.Context, env *boot.Env) (any, error) {
-	svc, err := env.Realtime(ctx)
+	svc, err := env.Realtime(ctx, true)
 	if err != nil {
 		return nil, err
 	}

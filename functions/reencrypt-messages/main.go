@@ -25,7 +25,7 @@ type result struct {
 func main() { boot.Start("ReencryptMessages", setup) }
 
 func setup(ctx context.Context, env *boot.Env) (any, error) {
-	deps, err := env.ChatDeps(ctx)
+	deps, err := env.MessageDeps(ctx)
 	if err != nil {
 		return nil, err
 	}

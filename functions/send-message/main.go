@@ -12,7 +12,7 @@ import (
 func main() { boot.HTTP("SendMessage", setup) }
 
 func setup(ctx context.Context, env *boot.Env) (edge.HandlerFunc, error) {
-	deps, err := env.ChatDeps(ctx)
+	deps, err := env.MessageDeps(ctx)
 	if err != nil {
 		return nil, err
 	}

@@ -12,7 +12,7 @@ import (
 func main() { boot.Start("WsDefault", setup) }
 
 func setup(ctx context.Context, env *boot.Env) (any, error) {
-	svc, err := env.Realtime(ctx)
+	svc, err := env.Realtime(ctx, true)
 	if err != nil {
 		return nil, err
 	}

@@ -43,6 +43,7 @@ func TestEnvValidation(t *testing.T) {
 	topicsErr := func(e *Env) error { _, err := e.Topics(); return err }
 	tokensErr := func(e *Env) error { _, err := e.Tokens(); return err }
 	chatErr := func(e *Env) error { _, err := e.ChatDeps(ctx); return err }
+	messagesErr := func(e *Env) error { _, err := e.MessageDeps(ctx); return err }
 	usersErr := func(e *Env) error { _, err := e.UserService(ctx); return err }
 	loginErr := func(e *Env) error { _, err := e.LoginService(ctx, false); return err }
 	tenantsErr := func(e *Env) error { _, err := e.TenantService(ctx); return err }
@@ -78,8 +79,10 @@ func TestEnvValidation(t *testing.T) {
 		{"login bad lockout for", with(tokenVars, "CAAS_LOGIN_LOCKOUT_FOR", "-5m"), loginErr, "CAAS_LOGIN_LOCKOUT_FOR"},
 		{"chat without mongo", map[string]string{"KAFKA_BROKERS": "k", "CAAS_MESSAGES_TOPIC": "m"}, chatErr, "MONGO_URI is required"},
 		{"chat without topic", map[string]string{"MONGO_URI": "mongodb://127.0.0.1:1", "KAFKA_BROKERS": "k"}, chatErr, "CAAS_MESSAGES_TOPIC is required"},
-		{"chat without master key", map[string]string{"MONGO_URI": "mongodb://127.0.0.1:1", "KAFKA_BROKERS": "k", "CAAS_MESSAGES_TOPIC": "m"},
-			chatErr, "CAAS_KMS_KEY_ID or CAAS_MASTER_KEY_FILE is required"},
+		{"chat needs no master key", map[string]string{"MONGO_URI": "mongodb://127.0.0.1:1", "KAFKA_BROKERS": "k", "CAAS_MESSAGES_TOPIC": "m"},
+			chatErr, ""},
+		{"messages without master key", map[string]string{"MONGO_URI": "mongodb://127.0.0.1:1", "KAFKA_BROKERS": "k", "CAAS_MESSAGES_TOPIC": "m"},
+			messagesErr, "CAAS_KMS_KEY_ID or CAAS_MASTER_KEY_FILE is required"},
 		{"users without mongo", nil, usersErr, "MONGO_URI is required"},
 		{"tenants without mongo", nil, tenantsErr, "MONGO_URI is required"},
 		{"users ok", map[string]string{"MONGO_URI": "mongodb://127.0.0.1:1"}, usersErr, ""},

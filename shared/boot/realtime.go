@@ -49,9 +49,14 @@ func (e *Env) Connections() (*redis.Connections, error) {
 
 // Realtime returns the realtime service of the WebSocket and presence functions: the
 // connection registry, the management API pusher and the chat service (which publishes the
-// messages sent over WebSocket to Kafka, as the HTTP send does).
-func (e *Env) Realtime(ctx context.Context) (*realtime.Service, error) {
+// messages sent over WebSocket to Kafka, as the HTTP send does). With bodies, the chat service
+// can seal and open message bodies (sending, pushing messages); without, the function never
+// opens the key service.
+func (e *Env) Realtime(ctx context.Context, bodies bool) (*realtime.Service, error) {
 	deps, err := e.ChatDeps(ctx)
+	if err == nil && bodies {
+		deps, err = e.MessageDeps(ctx)
+	}
 	if err != nil {
 		return nil, err
 	}

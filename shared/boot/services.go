@@ -11,8 +11,9 @@ import (
 	"caas.dev/shared/tenant"
 )
 
-// ChatDeps returns the chat service's stores on the Mongo client, the Publisher of message
-// events and the key service that seals message bodies. A function that needs more
+// ChatDeps returns the chat service's stores on the Mongo client and the Publisher of message
+// events: enough for conversations, memberships, read positions and publishing stored events.
+// Functions that seal or open message bodies use MessageDeps. A function that needs more
 // (idempotency keys) adds them before chat.NewService.
 func (e *Env) ChatDeps(ctx context.Context) (chat.Deps, error) {
 	db, err := e.Mongo(ctx)
@@ -23,11 +24,20 @@ func (e *Env) ChatDeps(ctx context.Context) (chat.Deps, error) {
 	if err != nil {
 		return chat.Deps{}, err
 	}
-	cipher, err := e.Keys(ctx)
+	return chat.Deps{Store: mongo.NewChatStore(db), Directory: mongo.NewUserDirectory(db), Publisher: pub}, nil
+}
+
+// MessageDeps is ChatDeps with the key service, which seals and opens message bodies: only the
+// functions that write or read bodies open it (and need the master key to start).
+func (e *Env) MessageDeps(ctx context.Context) (chat.Deps, error) {
+	deps, err := e.ChatDeps(ctx)
 	if err != nil {
 		return chat.Deps{}, err
 	}
-	return chat.Deps{Store: mongo.NewChatStore(db), Directory: mongo.NewUserDirectory(db), Publisher: pub, Cipher: cipher}, nil
+	if deps.Cipher, err = e.Keys(ctx); err != nil {
+		return chat.Deps{}, err
+	}
+	return deps, nil
 }
 
 // UserService returns the identity service on the Mongo client's users, for the functions

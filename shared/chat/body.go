@@ -17,6 +17,10 @@ func bodyMACData(conversationID, clientMsgID, body string) []byte {
 	return []byte("message\x00" + conversationID + "\x00" + clientMsgID + "\x00" + body)
 }
 
+// errNoCipher is the internal error of a body operation in a service built without the key
+// service: a wiring mistake, never a client's.
+var errNoCipher = errors.New("chat: message bodies need the key service (Deps.Cipher)")
+
 // sealer is the BodySealer of one message being sent.
 type sealer struct {
 	cipher   Cipher
@@ -31,6 +35,9 @@ type sealer struct {
 // NewBodySealer returns the BodySealer of m's body (m.Body, the plaintext), fingerprinted
 // and sealed with c under the key of m's sender, for Store.AppendMessage.
 func NewBodySealer(ctx context.Context, c Cipher, m Message) (BodySealer, error) {
+	if c == nil {
+		return nil, errNoCipher
+	}
 	b := &sealer{
 		cipher: c, tenantID: m.TenantID, senderID: m.SenderID, convID: m.ConversationID,
 		body: []byte(m.Body), macData: bodyMACData(m.ConversationID, m.ClientMsgID, m.Body),
@@ -73,6 +80,9 @@ func (b *sealer) SameBody(ctx context.Context, storedMAC string) (bool, error) {
 // open fills in m.Body from its ciphertext, or marks it Erased when the sender's key was
 // destroyed. Any other failure is an internal error; it never carries the body.
 func (s *Service) open(ctx context.Context, m *Message) error {
+	if s.cipher == nil {
+		return errNoCipher
+	}
 	if m.BodyCiphertext == "" {
 		// TODO: messages stored before bodies were sealed (a plaintext "body" field and no
 		// "body_ct") fail here as internal errors, failing their whole page; nothing seals
@@ -119,6 +129,9 @@ func (s *Service) ReencryptMessages(ctx context.Context, batch, maxBatches int) 
 	var res ReencryptResult
 	if batch < 1 {
 		return res, fmt.Errorf("reencrypt messages: batch %d, want at least 1", batch)
+	}
+	if s.cipher == nil {
+		return res, errNoCipher
 	}
 	cursor, err := s.store.JobCursor(ctx, reencryptJob)
 	if err != nil {
