@@ -65,15 +65,13 @@ func ParseCiphertext(ct string) (Header, []byte, error) {
 
 // formatCiphertext is the inverse of ParseCiphertext.
 func formatCiphertext(h Header, sealed []byte) string {
-	var b strings.Builder
-	b.Grow(len(formatPrefix) + len(h.Name) + 12 + base64.RawURLEncoding.EncodedLen(len(sealed)))
-	b.WriteString(formatPrefix)
-	b.WriteString(h.Name)
-	b.WriteByte(':')
-	b.WriteString(strconv.Itoa(h.Version))
-	b.WriteByte(':')
-	b.WriteString(base64.RawURLEncoding.EncodeToString(sealed))
-	return b.String()
+	buf := make([]byte, 0, len(formatPrefix)+len(h.Name)+12+base64.RawURLEncoding.EncodedLen(len(sealed)))
+	buf = append(buf, formatPrefix...)
+	buf = append(buf, h.Name...)
+	buf = append(buf, ':')
+	buf = strconv.AppendInt(buf, int64(h.Version), 10)
+	buf = append(buf, ':')
+	return string(base64.RawURLEncoding.AppendEncode(buf, sealed))
 }
 
 // associatedData is the AEAD associated data of a ciphertext (see the format above).
