@@ -2,8 +2,9 @@
 // to the subset of MongoDB that FerretDB v1 also serves correctly (no transactions, no TTL
 // indexes, no $lookup, no positional updates, uniqueness enforced at insert): see DESIGN §4.
 //
-// Platform data lives in the caas_platform database and key material in caas_crypto, so code
-// that reads chat data never holds a handle on keys.
+// Platform data lives in the caas_platform database, key material in caas_crypto and
+// compliance data (audit trail, consents, exports) in caas_compliance, so code that reads chat
+// data never holds a handle on keys or audit records.
 package mongo
 
 import (
@@ -19,15 +20,17 @@ import (
 
 // Database names.
 const (
-	PlatformDB = "caas_platform"
-	CryptoDB   = "caas_crypto"
+	PlatformDB   = "caas_platform"
+	CryptoDB     = "caas_crypto"
+	ComplianceDB = "caas_compliance"
 )
 
 // Client is an open connection to MongoDB and the databases the platform uses.
 type Client struct {
-	client   *mongo.Client
-	platform *mongo.Database
-	crypto   *mongo.Database
+	client     *mongo.Client
+	platform   *mongo.Database
+	crypto     *mongo.Database
+	compliance *mongo.Database
 }
 
 // Open connects to the MongoDB at uri. It fails fast (within a few seconds) when no server
@@ -51,9 +54,10 @@ func OpenWithPrefix(ctx context.Context, uri, prefix string) (*Client, error) {
 		return nil, fmt.Errorf("open mongo: %w", err)
 	}
 	return &Client{
-		client:   c,
-		platform: c.Database(prefix + PlatformDB),
-		crypto:   c.Database(prefix + CryptoDB),
+		client:     c,
+		platform:   c.Database(prefix + PlatformDB),
+		crypto:     c.Database(prefix + CryptoDB),
+		compliance: c.Database(prefix + ComplianceDB),
 	}, nil
 }
 
@@ -67,10 +71,12 @@ func (c *Client) Ping(ctx context.Context) error {
 
 // Drop deletes the client's databases. Tests use it to clean up.
 func (c *Client) Drop(ctx context.Context) error {
-	if err := c.platform.Drop(ctx); err != nil {
-		return err
+	for _, db := range []*mongo.Database{c.platform, c.crypto, c.compliance} {
+		if err := db.Drop(ctx); err != nil {
+			return err
+		}
 	}
-	return c.crypto.Drop(ctx)
+	return nil
 }
 
 // isDuplicateKey reports whether err is a unique index violation.
