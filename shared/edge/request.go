@@ -168,6 +168,8 @@ func jsonKind(goKind string) string {
 		return "an array"
 	case "map", "struct", "ptr":
 		return "an object"
+	case "int", "int8", "int16", "int32", "int64", "uint", "uint8", "uint16", "uint32", "uint64":
+		return "an integer in range"
 	default:
 		return "a number"
 	}

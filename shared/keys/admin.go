@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"slices"
 	"time"
+
+	"caas.dev/shared/fault"
 )
 
 // Caller is who asks through the API: a tenant and the caller's role in it.
@@ -146,6 +148,18 @@ func (s *Service) UpdatePolicy(ctx context.Context, c Caller, name string, ch Po
 		if v < 1 || v > k.Primary() {
 			return Key{}, fmt.Errorf("%w: min_decryption_version must be between 1 and the primary version %d",
 				ErrInvalidPolicy, k.Primary())
+		}
+		if v > p.MinDecryptionVersion {
+			// Version v became the primary at its creation; until every instance's metadata has
+			// been read since, some may still encrypt under v-1.
+			ver, _ := k.Version(v)
+			if wait := ver.CreatedAt.Add(s.metaTTL + time.Second).Sub(s.now()); wait > 0 {
+				e := fault.WithDetail(ErrVersionInUse, fmt.Sprintf(
+					"version %d became the primary %s ago; versions below it can be retired %s from now",
+					v, s.now().Sub(ver.CreatedAt).Round(time.Millisecond), wait.Round(time.Second)))
+				e.RetryAfter = int(wait.Round(time.Second)/time.Second) + 1
+				return Key{}, e
+			}
 		}
 		if name == KEKName && v > p.MinDecryptionVersion {
 			wrapped, err := s.store.WrappedBy(ctx, c.TenantID, KEKName, v, 1)

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 
@@ -157,6 +158,10 @@ func TestHTTPKeyLifecycle(t *testing.T) {
 	if a.body["primary_version"] != 2.0 {
 		t.Fatalf("rotate: %s", a.raw)
 	}
+	// Version 1 was the primary a moment ago: other instances may still encrypt with it.
+	a = w.call(t, w.h.UpdateKey, apiKeyA, `{"min_decryption_version":2}`, name("docs"), nil)
+	w.want(t, a, 409, "key_version_in_use")
+	w.clock.Advance(keys.DefaultMetadataTTL + 2*time.Second)
 	a = w.call(t, w.h.UpdateKey, apiKeyA, `{"min_decryption_version":2,"rotation_period":0}`, name("docs"), nil)
 	w.want(t, a, 200, "")
 	if a.body["min_decryption_version"] != 2.0 || a.body["rotation_period"] != 0.0 || a.body["next_rotation_at"] != nil {

@@ -230,7 +230,11 @@ var (
 		"the ciphertext's key version is below the key's minimum decryption version")
 	ErrVersionNotFound = fault.New(fault.Invalid, "key_version_not_found",
 		"the ciphertext names a version the key does not have")
-	ErrInvalidPolicy  = fault.New(fault.Invalid, "invalid_key_policy", "the key policy is not valid")
+	ErrInvalidPolicy = fault.New(fault.Invalid, "invalid_key_policy", "the key policy is not valid")
+	// ErrVersionInUse is returned for retiring a version that stopped being the primary so
+	// recently that function instances may still be encrypting with it.
+	ErrVersionInUse = fault.New(fault.Conflict, "key_version_in_use",
+		"a version that was the primary moments ago may still be encrypting elsewhere; retry after the delay given")
 	ErrUnwrap         = fault.New(fault.Internal, "unwrap_failed", "a data key could not be unwrapped")
 	ErrBatchTooLarge  = fault.New(fault.Invalid, "batch_too_large", "a batch holds at most 100 items")
 	ErrTooLarge       = fault.New(fault.TooLarge, "plaintext_too_large", "a plaintext is at most 4 MiB")

@@ -32,6 +32,7 @@ type Service struct {
 	clock    clock.Clock
 	dataKeys *dataKeyCache
 	meta     *metadataCache
+	metaTTL  time.Duration
 }
 
 // New returns a Service over c.
@@ -57,6 +58,7 @@ func New(c Config) (*Service, error) {
 		clock:    c.Clock,
 		dataKeys: newDataKeyCache(c.MaxDataKeys, c.DataKeyTTL),
 		meta:     &metadataCache{ttl: c.MetadataTTL},
+		metaTTL:  c.MetadataTTL,
 	}, nil
 }
 
@@ -128,6 +130,11 @@ func (s *Service) decrypt(ctx context.Context, tenantID, ciphertext string, cont
 func (s *Service) Rewrap(ctx context.Context, tenantID, ciphertext string, context []byte) (string, bool, error) {
 	pt, k, err := s.decrypt(ctx, tenantID, ciphertext, context)
 	if err != nil {
+		return "", false, err
+	}
+	// Rewrap is how data leaves old versions before they are retired: it must reach the
+	// primary made by a rotation moments ago in another instance, so it reads the key afresh.
+	if k, err = s.freshKey(ctx, tenantID, k.Name); err != nil {
 		return "", false, err
 	}
 	h, _, _ := ParseCiphertext(ciphertext)

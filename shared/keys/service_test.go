@@ -207,6 +207,11 @@ func TestRotationRetirementAndRewrap(t *testing.T) {
 	}
 
 	three := 3
+	// Version 3 became the primary just now: other instances may still encrypt under 2.
+	if _, err := w.svc.UpdatePolicy(ctx, admin, "docs", keys.PolicyChange{MinDecryptionVersion: &three}); !errors.Is(err, keys.ErrVersionInUse) {
+		t.Fatalf("retire right after a rotation: %v", err)
+	}
+	w.clock.Advance(keys.DefaultMetadataTTL + 2*time.Second)
 	k, err := w.svc.UpdatePolicy(ctx, admin, "docs", keys.PolicyChange{MinDecryptionVersion: &three})
 	if err != nil || k.MinDecryptionVersion != 3 {
 		t.Fatalf("retire: %+v, %v", k.Policy, err)
@@ -528,6 +533,7 @@ func TestKEKRotationAndRewrapUserKeys(t *testing.T) {
 		t.Fatalf("new user key wrapped by %q", kb.Versions[0].WrappedBy)
 	}
 	// Retiring KEK v1 while usr_a's key depends on it is refused.
+	w.clock.Advance(keys.DefaultMetadataTTL + 2*time.Second)
 	two := 2
 	if _, err := w.svc.UpdatePolicy(ctx, admin, keys.KEKName, keys.PolicyChange{MinDecryptionVersion: &two}); !errors.Is(err, keys.ErrInvalidPolicy) {
 		t.Fatalf("retire a KEK version still in use: %v", err)

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -90,7 +91,18 @@ func TestKeyService(t *testing.T) {
 	if r.num("key_version") != 2 || !strings.HasPrefix(ct2, "caas:v1:"+name+":2:") {
 		t.Fatalf("rewrap: %s", r)
 	}
+	// Version 1 was the primary moments ago, so retiring it is refused until no instance can
+	// still be encrypting with it; Retry-After says when.
 	r = c.do(t, "PATCH", "/v1/keys/"+name, key, map[string]any{"min_decryption_version": 2})
+	if r.status == http.StatusConflict {
+		wantProblem(t, r, http.StatusConflict, "key_version_in_use")
+		wait, err := strconv.Atoi(r.header.Get("Retry-After"))
+		if err != nil || wait < 1 || wait > 10 {
+			t.Fatalf("key_version_in_use with Retry-After %q", r.header.Get("Retry-After"))
+		}
+		time.Sleep(time.Duration(wait) * time.Second)
+		r = c.do(t, "PATCH", "/v1/keys/"+name, key, map[string]any{"min_decryption_version": 2})
+	}
 	if wantStatus(t, r, http.StatusOK) && r.num("min_decryption_version") != 2 {
 		t.Fatalf("patch: %s", r)
 	}
