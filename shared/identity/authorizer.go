@@ -74,9 +74,9 @@ const (
 // Lambda authorizer asks API Gateway for 401 Unauthorized rather than 500 (our runtime does
 // so); a refused access token is a 403.
 //
-// TODO: confirm on AWS (make test-real) that HTTP APIs honour the "Unauthorized" message as
-// REST APIs do; if they do not, requests without credentials or with a bad API key get 500
-// there instead of 401.
+// TODO: AWS documents the "Unauthorized" message for REST APIs only; it is unconfirmed on a
+// deployed HTTP API (no test here reaches AWS). If HTTP APIs do not honour it, requests
+// without credentials or with a bad API key get 500 there instead of 401.
 var ErrUnauthorized = errors.New("Unauthorized")
 
 // verdict is how a request is refused, if it is.
