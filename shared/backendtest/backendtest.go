@@ -1,7 +1,7 @@
 // Package backendtest hands tests the addresses of the backends they run against: the real
-// services named by MONGO_URI, REDIS_URL and KAFKA_BROKERS when those are set (as `make
-// test-real` does), else embedded servers from package embedded; and a KMS (KMSEndpoint): the
-// emulator CAAS_KMS_ENDPOINT names, else a local-kms this test binary starts.
+// services named by MONGO_URI, REDIS_URL, KAFKA_BROKERS and S3_ENDPOINT when those are set (as
+// `make test-real` does), else embedded servers from package embedded; and a KMS (KMSEndpoint):
+// the emulator CAAS_KMS_ENDPOINT names, else a local-kms this test binary starts.
 //
 // Embedded servers start once per test binary, on first use, in a temporary directory, and the
 // tests of that binary share them; Prefix keeps their data apart. A configured service that
@@ -157,11 +157,15 @@ func newBinaryID() string {
 
 // Prefix returns a short prefix unique to this test (such as "t3fa9c2_4_"), for database names,
 // Redis keys and Kafka topics and groups. It is short because FerretDB refuses database names
-// over 63 bytes. When the test ends, the MongoDB databases named with it are dropped.
+// over 63 bytes. When the test ends, the MongoDB databases named with it are dropped and the
+// S3 objects whose key starts with it are deleted.
 func Prefix(t testing.TB) string {
 	t.Helper()
 	p := fmt.Sprintf("t%s_%d_", binaryID, prefixCount.Add(1))
-	t.Cleanup(func() { dropDatabases(t, p) })
+	t.Cleanup(func() {
+		dropDatabases(t, p)
+		deleteS3Objects(t, p)
+	})
 	return p
 }
 

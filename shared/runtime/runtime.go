@@ -32,15 +32,29 @@ const MigrateFunction = "Migrate"
 // shutdownGrace bounds how long in-flight requests may take to finish at shutdown.
 const shutdownGrace = 10 * time.Second
 
-// Backends holds the addresses of the services the functions use.
+// Backends holds the addresses of the services the functions use, and how to reach the S3
+// bucket: the S3 fields become the functions' S3_* variables.
 type Backends struct {
 	MongoURI     string `json:"mongo_uri"`
 	RedisURL     string `json:"redis_url"`
 	KafkaBrokers string `json:"kafka_brokers"`
+
+	S3Endpoint        string `json:"s3_endpoint"`
+	S3Region          string `json:"s3_region,omitempty"`
+	S3AccessKeyID     string `json:"s3_access_key_id,omitempty"`
+	S3SecretAccessKey string `json:"s3_secret_access_key,omitempty"`
+	S3Bucket          string `json:"s3_bucket,omitempty"`
 }
 
-// BackendNeeds says which embedded backends to start.
-type BackendNeeds struct{ Mongo, Redis, Kafka bool }
+// DefaultS3Bucket is the bucket the functions use when S3_BUCKET is unset.
+const DefaultS3Bucket = "caas"
+
+// BackendNeeds says which embedded backends to start. S3Bucket is the bucket an embedded S3
+// server creates at start.
+type BackendNeeds struct {
+	Mongo, Redis, Kafka, S3 bool
+	S3Bucket                string
+}
 
 // StartBackends starts the embedded backends need asks for, keeping their data under dir, and
 // returns their addresses and what stops them.
@@ -124,7 +138,7 @@ func Run(ctx context.Context, cfg Config) (err error) {
 	}
 
 	stateFile := filepath.Join(cfg.StateDir, "backends.json")
-	if err := writeBackends(stateFile, s.backends); err != nil {
+	if err := writeBackends(stateFile, s.sharedBackends()); err != nil {
 		return err
 	}
 	defer os.Remove(stateFile)

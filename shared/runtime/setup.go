@@ -32,6 +32,8 @@ type stack struct {
 	tmpl     *template.Template
 	host     *lambdaapi.Host
 	wsLn     net.Listener // the WebSocket API's, open from setup until Run serves it
+	// s3Embedded is set when the S3 server is an embedded one, started here or adopted.
+	s3Embedded bool
 }
 
 // Close stops the function processes, then the backends.
@@ -87,7 +89,9 @@ func setup(ctx context.Context, cfg Config) (_ *stack, err error) {
 	if err != nil {
 		return nil, err
 	}
-	for k, v := range map[string]string{"MongoUri": s.backends.MongoURI, "RedisUrl": s.backends.RedisURL, "KafkaBrokers": s.backends.KafkaBrokers} {
+	for k, v := range map[string]string{"MongoUri": s.backends.MongoURI, "RedisUrl": s.backends.RedisURL, "KafkaBrokers": s.backends.KafkaBrokers,
+		"S3Endpoint": s.backends.S3Endpoint, "S3Region": s.backends.S3Region, "S3AccessKeyId": s.backends.S3AccessKeyID,
+		"S3SecretAccessKey": s.backends.S3SecretAccessKey, "S3Bucket": s.backends.S3Bucket} {
 		if v != "" {
 			overrides[k] = v
 		}
@@ -106,7 +110,7 @@ func setup(ctx context.Context, cfg Config) (_ *stack, err error) {
 	for _, name := range s.tmpl.FunctionNames() {
 		fn := s.tmpl.Functions[name]
 		env := fn.Environment
-		for k, v := range map[string]string{"MONGO_URI": s.backends.MongoURI, "REDIS_URL": s.backends.RedisURL, "KAFKA_BROKERS": s.backends.KafkaBrokers} {
+		for k, v := range s.backends.env() {
 			if v != "" {
 				env[k] = v
 			}
@@ -129,11 +133,22 @@ func (s *stack) startBackends(ctx context.Context) error {
 		RedisURL:     s.cfg.Getenv("REDIS_URL"),
 		KafkaBrokers: s.cfg.Getenv("KAFKA_BROKERS"),
 	}
+	if ep := s.cfg.Getenv("S3_ENDPOINT"); ep != "" {
+		s.backends.S3Endpoint = ep
+		s.backends.S3Region = s.cfg.Getenv("S3_REGION")
+		s.backends.S3AccessKeyID = s.cfg.Getenv("S3_ACCESS_KEY_ID")
+		s.backends.S3SecretAccessKey = s.cfg.Getenv("S3_SECRET_ACCESS_KEY")
+	}
+	s.backends.S3Bucket = s.cfg.Getenv("S3_BUCKET")
+	if s.backends.S3Bucket == "" {
+		s.backends.S3Bucket = DefaultS3Bucket
+	}
 	if s.cfg.reuseRunning {
 		s.adoptRunning()
 	}
-	need := BackendNeeds{Mongo: s.backends.MongoURI == "", Redis: s.backends.RedisURL == "", Kafka: s.backends.KafkaBrokers == ""}
-	if s.cfg.StartBackends == nil || !(need.Mongo || need.Redis || need.Kafka) {
+	need := BackendNeeds{Mongo: s.backends.MongoURI == "", Redis: s.backends.RedisURL == "", Kafka: s.backends.KafkaBrokers == "",
+		S3: s.backends.S3Endpoint == "", S3Bucket: s.backends.S3Bucket}
+	if s.cfg.StartBackends == nil || !(need.Mongo || need.Redis || need.Kafka || need.S3) {
 		return nil
 	}
 	got, closer, err := s.cfg.StartBackends(ctx, filepath.Join(s.cfg.StateDir, "data"), need, s.cfg.Logger)
@@ -150,7 +165,42 @@ func (s *stack) startBackends(ctx context.Context) error {
 	if need.Kafka {
 		s.backends.KafkaBrokers = got.KafkaBrokers
 	}
+	if need.S3 && got.S3Endpoint != "" {
+		s.backends.S3Endpoint, s.backends.S3Region = got.S3Endpoint, got.S3Region
+		s.backends.S3AccessKeyID, s.backends.S3SecretAccessKey = got.S3AccessKeyID, got.S3SecretAccessKey
+		s.s3Embedded = true
+	}
 	return nil
+}
+
+// env returns the functions' variables for the backends that have an address.
+func (b Backends) env() map[string]string {
+	env := map[string]string{}
+	for k, v := range map[string]string{"MONGO_URI": b.MongoURI, "REDIS_URL": b.RedisURL, "KAFKA_BROKERS": b.KafkaBrokers} {
+		if v != "" {
+			env[k] = v
+		}
+	}
+	if b.S3Endpoint != "" {
+		env["S3_ENDPOINT"], env["S3_BUCKET"] = b.S3Endpoint, b.S3Bucket
+		for k, v := range map[string]string{"S3_REGION": b.S3Region, "S3_ACCESS_KEY_ID": b.S3AccessKeyID, "S3_SECRET_ACCESS_KEY": b.S3SecretAccessKey} {
+			if v != "" {
+				env[k] = v
+			}
+		}
+	}
+	return env
+}
+
+// sharedBackends is what backends.json records for a `caas invoke`: the addresses, and the S3
+// credentials only when they are the embedded server's. Credentials from the environment stay
+// out of the file; an invoke run with the same environment reads them there.
+func (s *stack) sharedBackends() Backends {
+	b := s.backends
+	if !s.s3Embedded {
+		b.S3AccessKeyID, b.S3SecretAccessKey = "", ""
+	}
+	return b
 }
 
 // adoptRunning fills each unset backend address from the backends.json of a `caas run` that
@@ -175,6 +225,12 @@ func (s *stack) adoptRunning() {
 	adopt(&s.backends.MongoURI, running.MongoURI)
 	adopt(&s.backends.RedisURL, running.RedisURL)
 	adopt(&s.backends.KafkaBrokers, running.KafkaBrokers)
+	if s.backends.S3Endpoint == "" && running.S3Endpoint != "" && running.S3AccessKeyID != "" && answers(running.S3Endpoint) {
+		s.backends.S3Endpoint, s.backends.S3Region = running.S3Endpoint, running.S3Region
+		s.backends.S3AccessKeyID, s.backends.S3SecretAccessKey = running.S3AccessKeyID, running.S3SecretAccessKey
+		s.backends.S3Bucket = running.S3Bucket
+		s.s3Embedded = true
+	}
 }
 
 // answers reports whether the first host:port of a backend address accepts a connection.

@@ -3,12 +3,15 @@
 #
 # Installs (when missing) and starts on loopback the real services `make test-real` runs
 # against: redis-server and PostgreSQL from Debian packages, FerretDB on that PostgreSQL, and
-# Apache Kafka in KRaft mode from its Maven Central jars, and the KMS emulator local-kms from the
-# Go module proxy. Data and logs live under tests/.real/ (ignored by git). `up` is safe to
-# re-run: a service already answering is left alone. `env` prints the export lines for
-# MONGO_URI, REDIS_URL, KAFKA_BROKERS and CAAS_KMS_ENDPOINT.
+# Apache Kafka in KRaft mode from its Maven Central jars, the KMS emulator local-kms and the S3
+# server of SeaweedFS from the Go module proxy (MinIO's server is not packaged by Debian; the
+# first SeaweedFS build takes several minutes). Data and logs live under tests/.real/ (ignored by
+# git). `up` is safe to re-run: a service already answering is left alone. `env` prints the
+# export lines for MONGO_URI, REDIS_URL, KAFKA_BROKERS, CAAS_KMS_ENDPOINT and the S3_* variables.
 #
-# Ports can be changed with CAAS_REAL_{REDIS,PG,MONGO,KAFKA,KAFKA_CONTROLLER,KMS}_PORT.
+# Ports can be changed with
+# CAAS_REAL_{REDIS,PG,MONGO,KAFKA,KAFKA_CONTROLLER,KMS,S3,SW_MASTER,SW_VOLUME,SW_FILER}_PORT;
+# SeaweedFS also listens on each of its ports plus 10000 (gRPC).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -20,6 +23,10 @@ MONGO_PORT="${CAAS_REAL_MONGO_PORT:-27018}"
 KAFKA_PORT="${CAAS_REAL_KAFKA_PORT:-19092}"
 KAFKA_CONTROLLER_PORT="${CAAS_REAL_KAFKA_CONTROLLER_PORT:-19093}"
 KMS_PORT="${CAAS_REAL_KMS_PORT:-18090}"
+S3_PORT="${CAAS_REAL_S3_PORT:-18333}"
+SW_MASTER_PORT="${CAAS_REAL_SW_MASTER_PORT:-19333}"
+SW_VOLUME_PORT="${CAAS_REAL_SW_VOLUME_PORT:-18081}"
+SW_FILER_PORT="${CAAS_REAL_SW_FILER_PORT:-18888}"
 
 # Kafka 4.0.0 refuses the JoinGroup version kafka-go sends; 4.1 accepts it.
 KAFKA_VERSION="${CAAS_REAL_KAFKA_VERSION:-4.1.2}"
@@ -31,6 +38,14 @@ LOG4J_VERSION="${CAAS_REAL_LOG4J_VERSION:-2.25.3}"
 KAFKA_TOPICS="${CAAS_REAL_KAFKA_TOPICS:-caas.messages}"
 # The KMS emulator's version, as shared/backendtest/kms.go pins it (LocalKMSVersion).
 LOCAL_KMS_VERSION="${CAAS_REAL_LOCAL_KMS_VERSION:-v0.0.0-20260228092603-2a5e92d09ab6}"
+# SeaweedFS's version (its S3 server), from the Go module proxy.
+SEAWEEDFS_VERSION="${CAAS_REAL_SEAWEEDFS_VERSION:-v0.0.0-20261109003541-7506e5f91cd6}"
+# The bucket `caas run` uses (its default S3_BUCKET), created at start as topics are. The tests'
+# bucket (backendtest.S3Bucket) is created by the tests themselves.
+S3_BUCKETS="${CAAS_REAL_S3_BUCKETS:-caas}"
+# Credentials of the one S3 identity; loopback only, so not secret.
+S3_ACCESS_KEY="caas-real"
+S3_SECRET_KEY="caas-real-secret"
 READY_SECONDS="${CAAS_REAL_READY_SECONDS:-90}"
 
 log() { printf '[real-services] %s\n' "$*" >&2; }
@@ -415,6 +430,75 @@ up_kms() {
 
 down_kms() { stop_pid local-kms "$REAL/kms/kms.pid" "$KMS_PORT"; }
 
+# ---- S3 (SeaweedFS, from the Go module proxy) -------------------------------------------------
+
+WEED="$REAL/bin/weed"
+SWDIR="$REAL/seaweedfs"
+
+build_seaweedfs() {
+	local stamp="$REAL/bin/.weed-$SEAWEEDFS_VERSION" work src
+	if [ -x "$WEED" ] && [ -f "$stamp" ]; then return 0; fi
+	command -v go >/dev/null || die "go is needed to build SeaweedFS"
+	mkdir -p "$REAL/bin"
+	work="$(mktemp -d)"
+	log "building github.com/seaweedfs/seaweedfs@$SEAWEEDFS_VERSION (S3 server; takes minutes the first time)"
+	local start=$SECONDS
+	# Its go.mod has replace directives, so `go install pkg@version` refuses it: it is built as
+	# the main module, from a writable copy of the downloaded module.
+	if ! (export GOWORK=off GOFLAGS=-mod=mod GOTOOLCHAIN=local &&
+		src="$(cd "$work" && go mod download -json "github.com/seaweedfs/seaweedfs@$SEAWEEDFS_VERSION" |
+			sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')" && [ -n "$src" ] &&
+		cp -r "$src" "$work/src" && chmod -R u+w "$work/src" &&
+		cd "$work/src" && go build -o "$WEED.tmp" ./weed) >"$work/build.log" 2>&1; then
+		tail -n 30 "$work/build.log" >&2
+		rm -rf "$work"
+		die "building SeaweedFS failed"
+	fi
+	mv -f "$WEED.tmp" "$WEED"
+	rm -rf "$work" "$REAL"/bin/.weed-*
+	touch "$stamp"
+	log "build SeaweedFS: $((SECONDS - start))s"
+}
+
+# s3_ready: the S3 API answers (403 to an anonymous ListBuckets).
+s3_ready() {
+	case "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$S3_PORT/")" in
+	200 | 403) return 0 ;;
+	*) return 1 ;;
+	esac
+}
+
+weed_shell() { echo "$1" | "$WEED" shell -master="127.0.0.1:$SW_MASTER_PORT" 2>&1; }
+
+up_s3() {
+	command -v curl >/dev/null || die "curl is needed to check that SeaweedFS answers"
+	build_seaweedfs
+	if s3_ready; then log "seaweedfs s3 already up on $S3_PORT"; else
+		local p
+		for p in "$S3_PORT" "$SW_MASTER_PORT" "$SW_VOLUME_PORT" "$SW_FILER_PORT"; do
+			port_free "$p" || die "port $p is taken by something that is not SeaweedFS"
+		done
+		mkdir -p "$SWDIR/data"
+		printf '{"identities":[{"name":"caas","credentials":[{"accessKey":"%s","secretKey":"%s"}],"actions":["Admin","Read","Write","List","Tagging"]}]}\n' \
+			"$S3_ACCESS_KEY" "$S3_SECRET_KEY" >"$SWDIR/s3.json"
+		nohup "$WEED" server -dir="$SWDIR/data" -ip=127.0.0.1 -ip.bind=127.0.0.1 \
+			-master.port="$SW_MASTER_PORT" -master.volumeSizeLimitMB=64 -volume.port="$SW_VOLUME_PORT" \
+			-filer -filer.port="$SW_FILER_PORT" -s3 -s3.port="$S3_PORT" -s3.config="$SWDIR/s3.json" \
+			>"$SWDIR/weed.log" 2>&1 </dev/null &
+		echo $! >"$SWDIR/weed.pid"
+		wait_for seaweedfs "$SWDIR/weed.log" "$SWDIR/weed.pid" s3_ready
+		log "seaweedfs s3 up on 127.0.0.1:$S3_PORT"
+	fi
+	local b
+	for b in $S3_BUCKETS; do
+		weed_shell "s3.bucket.list" | grep -q "^[[:space:]]*$b[[:space:]]" && continue
+		weed_shell "s3.bucket.create -name $b" | grep -q "created bucket $b" ||
+			die "seaweedfs: creating bucket $b failed: see $SWDIR/weed.log"
+	done
+}
+
+down_s3() { stop_pid seaweedfs "$SWDIR/weed.pid" "$S3_PORT"; }
+
 # ---- commands ---------------------------------------------------------------------------------
 
 print_env() {
@@ -422,6 +506,10 @@ print_env() {
 	echo "export REDIS_URL='redis://127.0.0.1:$REDIS_PORT/0'"
 	echo "export KAFKA_BROKERS='127.0.0.1:$KAFKA_PORT'"
 	echo "export CAAS_KMS_ENDPOINT='http://127.0.0.1:$KMS_PORT'"
+	echo "export S3_ENDPOINT='http://127.0.0.1:$S3_PORT'"
+	echo "export S3_REGION='us-east-1'"
+	echo "export S3_ACCESS_KEY_ID='$S3_ACCESS_KEY'"
+	echo "export S3_SECRET_ACCESS_KEY='$S3_SECRET_KEY'"
 }
 
 case "${1:-}" in
@@ -433,10 +521,12 @@ up)
 	timed "ferretdb up" up_ferretdb
 	timed "kafka up" up_kafka
 	timed "local-kms up" up_kms
+	timed "seaweedfs s3 up" up_s3
 	log "all services up in $((SECONDS - start))s"
 	;;
 down)
 	# Reverse order: FerretDB needs PostgreSQL until it stops.
+	down_s3
 	down_kms
 	down_kafka
 	down_ferretdb
@@ -447,12 +537,13 @@ down)
 env) print_env ;;
 clean)
 	# Stops everything and deletes the services' data; downloaded jars and built binaries stay.
+	down_s3
 	down_kms
 	down_kafka
 	down_ferretdb
 	down_pg
 	down_redis
-	rm -rf "$REAL/redis" "$REAL/pg" "$REAL/ferretdb" "$KDIR/data" "$REAL/kms" "/tmp/caas-real-pg-$(id -u)-$PG_PORT"
+	rm -rf "$REAL/redis" "$REAL/pg" "$REAL/ferretdb" "$KDIR/data" "$REAL/kms" "$SWDIR" "/tmp/caas-real-pg-$(id -u)-$PG_PORT"
 	log "data removed"
 	;;
 status)
@@ -462,6 +553,7 @@ status)
 	mongo_ready 2>/dev/null && echo "ferretdb: up" || echo "ferretdb: down"
 	kafka_ready 2>/dev/null && echo "kafka: up" || echo "kafka: down"
 	kms_ready 2>/dev/null && echo "local-kms: up" || echo "local-kms: down"
+	s3_ready 2>/dev/null && echo "seaweedfs s3: up" || echo "seaweedfs s3: down"
 	;;
 *)
 	echo "usage: $0 up|down|env|status|clean" >&2

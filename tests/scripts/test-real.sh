@@ -21,7 +21,7 @@ trap stop EXIT
 bash "$SVC" up
 eval "$(bash "$SVC" env)"
 export MONGO_URI REDIS_URL KAFKA_BROKERS
-echo "[test-real] MONGO_URI=$MONGO_URI REDIS_URL=$REDIS_URL KAFKA_BROKERS=$KAFKA_BROKERS" >&2
+echo "[test-real] MONGO_URI=$MONGO_URI REDIS_URL=$REDIS_URL KAFKA_BROKERS=$KAFKA_BROKERS S3_ENDPOINT=$S3_ENDPOINT" >&2
 
 # The non-Go WebSocket client (tests/node, Node's ws package) runs in the e2e tests when
 # CAAS_NODE_CLIENT=1; npm ci installs exactly the versions of its package-lock.json.

@@ -171,6 +171,7 @@ func parseFlags(name string, args []string) (runtime.Config, *flag.FlagSet, erro
 func startEmbedded(ctx context.Context, dir string, need runtime.BackendNeeds, _ *slog.Logger) (runtime.Backends, io.Closer, error) {
 	b, err := embedded.Start(ctx, embedded.Options{
 		Dir: dir, Mongo: need.Mongo, Redis: need.Redis, Kafka: need.Kafka,
+		S3: need.S3, S3Bucket: need.S3Bucket,
 		Topics: []string{messagesTopic},
 		// Only errors: the servers' warnings are protocol chatter that may quote documents.
 		Logger: slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError})),
@@ -178,5 +179,11 @@ func startEmbedded(ctx context.Context, dir string, need runtime.BackendNeeds, _
 	if err != nil {
 		return runtime.Backends{}, nil, err
 	}
-	return runtime.Backends{MongoURI: b.MongoURI, RedisURL: b.RedisURL, KafkaBrokers: b.KafkaBrokers}, b, nil
+	got := runtime.Backends{MongoURI: b.MongoURI, RedisURL: b.RedisURL, KafkaBrokers: b.KafkaBrokers}
+	if b.S3Endpoint != "" {
+		got.S3Endpoint, got.S3Region = b.S3Endpoint, embedded.S3Region
+		got.S3AccessKeyID, got.S3SecretAccessKey = embedded.S3AccessKeyID, embedded.S3SecretAccessKey
+		got.S3Bucket = need.S3Bucket
+	}
+	return got, b, nil
 }
