@@ -1,0 +1,29 @@
+// Command audit-append is the AuditAppend function: POST /v1/audit/events appends a tenant's own systems' events to its audit chain (API key).
+package main
+
+import (
+	"context"
+
+	"caas.dev/shared/audit"
+	"caas.dev/shared/boot"
+	"caas.dev/shared/edge"
+)
+
+func main() { boot.HTTP("AuditAppend", setup) }
+
+func setup(ctx context.Context, env *boot.Env) (edge.HandlerFunc, error) {
+	db, err := env.Mongo(ctx)
+	if err != nil {
+		return nil, err
+	}
+	ks, err := env.Keys(ctx)
+	if err != nil {
+		return nil, err
+	}
+
+	svc, err := audit.New(audit.Config{Store: db.Audit(), Secrets: ks, Logger: env.Log})
+	if err != nil {
+		return nil, err
+	}
+	return audit.NewHandlers(svc).Append, nil
+}
