@@ -19,6 +19,7 @@ const (
 	Message      = "msg"
 	Session      = "ses"
 	Key          = "key"
+	Consent      = "cns"
 )
 
 const alphabet = "0123456789abcdefghjkmnpqrstvwxyz"

@@ -1,0 +1,31 @@
+// Command list-consents is the ListConsents function: GET /v1/gdpr/consents returns a user's consent history, newest first, and the current state per purpose.
+// The user may ask for themselves, a tenant admin (API key or admin user) for any user of the
+// tenant.
+package main
+
+import (
+	"context"
+
+	"caas.dev/shared/boot"
+	"caas.dev/shared/clock"
+	"caas.dev/shared/edge"
+	"caas.dev/shared/gdpr"
+	"caas.dev/shared/ids"
+	"caas.dev/shared/mongo"
+)
+
+func main() { boot.HTTP("ListConsents", setup) }
+
+func setup(ctx context.Context, env *boot.Env) (edge.HandlerFunc, error) {
+	db, err := env.Mongo(ctx)
+	if err != nil {
+		return nil, err
+	}
+
+	svc := &gdpr.Service{
+		Consents: mongo.NewConsentStore(db), Users: db.Users(), Profiles: db.Users(),
+		Changes: gdpr.LogRecorder{Log: env.Log}, Keys: mongo.NewIdempotencyKeys(db),
+		Clock: clock.System{}, IDs: ids.Random{},
+	}
+	return gdpr.NewHandlers(svc).ListConsents, nil
+}
