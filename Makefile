@@ -188,3 +188,21 @@ build-RotateSigningKey:
 build-RotateKeys:
 	$(call lambda_build,rotate-keys)
 
+build-GdprConsent:
+	$(call lambda_build,gdpr-consent)
+
+build-ListConsents:
+	$(call lambda_build,list-consents)
+
+build-GdprRectify:
+	$(call lambda_build,gdpr-rectify)
+
+build-AuditAppend:
+	$(call lambda_build,audit-append)
+
+build-AuditQuery:
+	$(call lambda_build,audit-query)
+
+build-AuditVerify:
+	$(call lambda_build,audit-verify)
+

@@ -19,6 +19,8 @@ func (c *Client) Migrate(ctx context.Context) error {
 		{"chat", c.migrateChat},
 		{"idempotency", c.migrateIdempotency},
 		{"keys", c.migrateKeys},
+		{"audit", c.migrateAudit},
+		{"gdpr", c.migrateGDPR},
 	}
 	for _, s := range steps {
 		if err := s.run(ctx); err != nil {
