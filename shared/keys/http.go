@@ -527,48 +527,36 @@ type openedJSON struct {
 // {"items": [...]} opens each on its own, answering its plaintext or its error in the same
 // position.
 func (h *Handlers) Decrypt(ctx context.Context, req *edge.Request) (*edge.Response, error) {
-	c, err := callerOf(ctx)
-	if err != nil {
-		return nil, err
-	}
-	var in ciphertextRequest
-	if err := decodeCrypto(req, &in); err != nil {
-		return nil, err
-	}
-	items, batch, err := batchOrOne(in)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]openedJSON, len(items))
-	for i, it := range items {
-		if it.Ciphertext == "" {
-			err = edge.Missing("ciphertext")
-		} else {
-			var pt []byte
-			var hd Header
-			pt, hd, err = h.svc.DecryptAs(ctx, c, it.Ciphertext, []byte(it.Context))
-			if err == nil {
-				s := base64.StdEncoding.EncodeToString(pt)
-				clear(pt)
-				out[i] = openedJSON{Plaintext: &s, Key: hd.Name, KeyVersion: hd.Version}
-				continue
-			}
+	return perCiphertext(ctx, req, func(c Caller, it ciphertextItem) (openedJSON, error) {
+		pt, hd, err := h.svc.DecryptAs(ctx, c, it.Ciphertext, []byte(it.Context))
+		if err != nil {
+			return openedJSON{}, err
 		}
-		if !batch {
-			return nil, err
-		}
-		out[i].Error = itemError(ctx, i, err)
-	}
-	if !batch {
-		return edge.JSON(http.StatusOK, out[0])
-	}
-	return edge.JSON(http.StatusOK, map[string][]openedJSON{"items": out})
+		s := base64.StdEncoding.EncodeToString(pt)
+		clear(pt)
+		return openedJSON{Plaintext: &s, Key: hd.Name, KeyVersion: hd.Version}, nil
+	}, func(e *itemErrorJSON) openedJSON { return openedJSON{Error: e} })
 }
 
 // Rewrap serves POST /v1/crypto/rewrap: {"ciphertext", "context"?} seals a ciphertext again
 // under its key's primary version without the plaintext leaving the service; {"items": [...]}
 // does so for each on its own. A ciphertext of the primary version comes back unchanged.
 func (h *Handlers) Rewrap(ctx context.Context, req *edge.Request) (*edge.Response, error) {
+	return perCiphertext(ctx, req, func(c Caller, it ciphertextItem) (sealedJSON, error) {
+		ct, v, err := h.svc.RewrapAs(ctx, c, it.Ciphertext, []byte(it.Context))
+		if err != nil {
+			return sealedJSON{}, err
+		}
+		return sealedJSON{Ciphertext: ct, KeyVersion: v}, nil
+	}, func(e *itemErrorJSON) sealedJSON { return sealedJSON{Error: e} })
+}
+
+// perCiphertext serves a decrypt or rewrap request: it runs op on each ciphertext and answers
+// in the form asked, the one answer (or its error as the request's), or {"items": [...]} with
+// each item's answer, or its error made by failed, in its place.
+func perCiphertext[T any](ctx context.Context, req *edge.Request, op func(Caller, ciphertextItem) (T, error),
+	failed func(*itemErrorJSON) T,
+) (*edge.Response, error) {
 	c, err := callerOf(ctx)
 	if err != nil {
 		return nil, err
@@ -581,26 +569,25 @@ func (h *Handlers) Rewrap(ctx context.Context, req *edge.Request) (*edge.Respons
 	if err != nil {
 		return nil, err
 	}
-	out := make([]sealedJSON, len(items))
+	out := make([]T, len(items))
 	for i, it := range items {
+		var v T
 		if it.Ciphertext == "" {
 			err = edge.Missing("ciphertext")
 		} else {
-			var ct string
-			var v int
-			ct, v, err = h.svc.RewrapAs(ctx, c, it.Ciphertext, []byte(it.Context))
-			if err == nil {
-				out[i] = sealedJSON{Ciphertext: ct, KeyVersion: v}
-				continue
-			}
+			v, err = op(c, it)
+		}
+		if err == nil {
+			out[i] = v
+			continue
 		}
 		if !batch {
 			return nil, err
 		}
-		out[i].Error = itemError(ctx, i, err)
+		out[i] = failed(itemError(ctx, i, err))
 	}
 	if !batch {
 		return edge.JSON(http.StatusOK, out[0])
 	}
-	return edge.JSON(http.StatusOK, map[string][]sealedJSON{"items": out})
+	return edge.JSON(http.StatusOK, map[string][]T{"items": out})
 }
