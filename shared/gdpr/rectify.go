@@ -3,7 +3,6 @@ package gdpr
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"time"
 
 	"caas.dev/shared/edge"
@@ -48,29 +47,10 @@ type Change struct {
 	Fields    []FieldChange
 }
 
-// ChangeRecorder receives each rectification with its old and new values. The audit trail
-// implements it; values are personal data and must go nowhere else.
+// ChangeRecorder receives each rectification with its old and new values: AuditRecorder puts
+// them in the audit trail; values are personal data and must go nowhere else.
 type ChangeRecorder interface {
 	RecordChange(ctx context.Context, c Change) error
-}
-
-// LogRecorder is a ChangeRecorder that logs which fields changed, never their values.
-//
-// TODO: until the audit trail implements ChangeRecorder, the old and new values of a
-// rectification are recorded nowhere; only the field names reach the log.
-type LogRecorder struct {
-	Log *slog.Logger
-}
-
-// RecordChange implements ChangeRecorder.
-func (l LogRecorder) RecordChange(ctx context.Context, c Change) error {
-	names := make([]string, len(c.Fields))
-	for i, f := range c.Fields {
-		names[i] = f.Field
-	}
-	l.Log.InfoContext(ctx, "profile rectified", "tenant_id", c.TenantID, "user_id", c.UserID,
-		"actor", c.Actor, "fields", names)
-	return nil
 }
 
 // Rectify corrects the profile fields of the user userID: the user themselves or a tenant

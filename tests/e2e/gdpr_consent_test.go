@@ -1,7 +1,10 @@
 package e2e
 
 import (
+	"encoding/json"
 	"net/http"
+	"net/url"
+	"strings"
 	"testing"
 )
 
@@ -108,6 +111,26 @@ func TestGDPRRectify(t *testing.T) {
 		t.Errorf("rectify: %s (the email must come back normalized)", r)
 	}
 	vic.email = r.str("email")
+
+	// The change is in the tenant's audit trail, its values sealed: neither the new email nor
+	// vic's id appears in the record.
+	r = c.do(t, "GET", "/v1/audit/events?action="+url.QueryEscape("PATCH /v1/gdpr/users/{id}"), hdr{"X-Api-Key": w.a.apiKey}, nil)
+	if wantStatus(t, r, http.StatusOK) {
+		found := false
+		for _, it := range r.items() {
+			raw, _ := json.Marshal(it)
+			if strings.Contains(string(raw), vic.id) || strings.Contains(strings.ToLower(string(raw)), strings.ToLower(newEmail)) {
+				t.Errorf("an audit record shows the subject or the value in the clear: %s", raw)
+			}
+			d, _ := it["details"].(map[string]any)
+			if d["fields"] == "display_name,email" && d["old_email"] != nil && d["new_display_name"] != nil {
+				found = true
+			}
+		}
+		if !found {
+			t.Errorf("no audit record of the rectification: %s", r)
+		}
+	}
 	if _, err := login(c, vic); err != nil {
 		t.Errorf("login with the new email: %v", err)
 	}
