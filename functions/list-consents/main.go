@@ -24,7 +24,7 @@ func setup(ctx context.Context, env *boot.Env) (edge.HandlerFunc, error) {
 
 	svc := &gdpr.Service{
 		Consents: mongo.NewConsentStore(db), Users: db.Users(), Profiles: db.Users(),
-		Keys: mongo.NewIdempotencyKeys(db),
+		Keys:  mongo.NewIdempotencyKeys(db),
 		Clock: clock.System{}, IDs: ids.Random{},
 	}
 	return gdpr.NewHandlers(svc).ListConsents, nil
