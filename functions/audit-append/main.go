@@ -6,6 +6,7 @@ import (
 
 	"caas.dev/shared/audit"
 	"caas.dev/shared/boot"
+	"caas.dev/shared/s3"
 	"caas.dev/shared/edge"
 )
 
@@ -21,7 +22,18 @@ func setup(ctx context.Context, env *boot.Env) (edge.HandlerFunc, error) {
 		return nil, err
 	}
 
-	svc, err := audit.New(audit.Config{Store: db.Audit(), Secrets: ks, Logger: env.Log})
+	// Checkpoints are also copied to object storage when a bucket is configured (always under
+	// caas run), so a copy lives outside the database that holds the chain.
+	var sink audit.CheckpointSink
+	if cfg := s3.ConfigFromEnv(env.Getenv); cfg.Bucket != "" {
+		store, err := s3.Open(ctx, cfg)
+		if err != nil {
+			return nil, err
+		}
+		sink = s3.CheckpointSink{Store: store}
+	}
+
+	svc, err := audit.New(audit.Config{Store: db.Audit(), Secrets: ks, Sink: sink, Logger: env.Log})
 	if err != nil {
 		return nil, err
 	}
