@@ -6,8 +6,8 @@ import (
 
 	"caas.dev/shared/audit"
 	"caas.dev/shared/boot"
-	"caas.dev/shared/s3"
 	"caas.dev/shared/edge"
+	"caas.dev/shared/s3"
 )
 
 func main() { boot.HTTP("AuditAppend", setup) }
