@@ -264,13 +264,22 @@ func pathName(req *edge.Request) (string, error) {
 	return name, nil
 }
 
-// GetKey serves GET /v1/keys/{name}.
-func (h *Handlers) GetKey(ctx context.Context, req *edge.Request) (*edge.Response, error) {
+// keyRequest returns the caller and the key name of a request on /v1/keys/{name}.
+func keyRequest(ctx context.Context, req *edge.Request) (Caller, string, error) {
 	c, err := callerOf(ctx)
 	if err != nil {
-		return nil, err
+		return Caller{}, "", err
 	}
 	name, err := pathName(req)
+	if err != nil {
+		return Caller{}, "", err
+	}
+	return c, name, nil
+}
+
+// GetKey serves GET /v1/keys/{name}.
+func (h *Handlers) GetKey(ctx context.Context, req *edge.Request) (*edge.Response, error) {
+	c, name, err := keyRequest(ctx, req)
 	if err != nil {
 		return nil, err
 	}
@@ -291,11 +300,7 @@ type updateKeyRequest struct {
 // UpdateKey serves PATCH /v1/keys/{name}: the fields present replace the policy's, the others
 // stay.
 func (h *Handlers) UpdateKey(ctx context.Context, req *edge.Request) (*edge.Response, error) {
-	c, err := callerOf(ctx)
-	if err != nil {
-		return nil, err
-	}
-	name, err := pathName(req)
+	c, name, err := keyRequest(ctx, req)
 	if err != nil {
 		return nil, err
 	}
@@ -327,11 +332,7 @@ func (h *Handlers) UpdateKey(ctx context.Context, req *edge.Request) (*edge.Resp
 
 // RotateKey serves POST /v1/keys/{name}/rotate. It takes no body.
 func (h *Handlers) RotateKey(ctx context.Context, req *edge.Request) (*edge.Response, error) {
-	c, err := callerOf(ctx)
-	if err != nil {
-		return nil, err
-	}
-	name, err := pathName(req)
+	c, name, err := keyRequest(ctx, req)
 	if err != nil {
 		return nil, err
 	}
