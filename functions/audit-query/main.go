@@ -12,16 +12,7 @@ import (
 func main() { boot.HTTP("AuditQuery", setup) }
 
 func setup(ctx context.Context, env *boot.Env) (edge.HandlerFunc, error) {
-	db, err := env.Mongo(ctx)
-	if err != nil {
-		return nil, err
-	}
-	ks, err := env.Keys(ctx)
-	if err != nil {
-		return nil, err
-	}
-
-	svc, err := audit.New(audit.Config{Store: db.Audit(), Secrets: ks, Logger: env.Log})
+	svc, err := env.Audit(ctx)
 	if err != nil {
 		return nil, err
 	}

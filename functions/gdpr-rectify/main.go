@@ -6,36 +6,17 @@ package main
 import (
 	"context"
 
-	"caas.dev/shared/audit"
 	"caas.dev/shared/boot"
-	"caas.dev/shared/clock"
 	"caas.dev/shared/edge"
 	"caas.dev/shared/gdpr"
-	"caas.dev/shared/ids"
-	"caas.dev/shared/mongo"
 )
 
 func main() { boot.HTTP("GdprRectify", setup) }
 
 func setup(ctx context.Context, env *boot.Env) (edge.HandlerFunc, error) {
-	db, err := env.Mongo(ctx)
+	svc, err := env.GDPRWithAudit(ctx)
 	if err != nil {
 		return nil, err
-	}
-
-	ks, err := env.Keys(ctx)
-	if err != nil {
-		return nil, err
-	}
-	trail, err := audit.New(audit.Config{Store: db.Audit(), Secrets: ks, Logger: env.Log})
-	if err != nil {
-		return nil, err
-	}
-
-	svc := &gdpr.Service{
-		Consents: mongo.NewConsentStore(db), Users: db.Users(), Profiles: db.Users(),
-		Changes: gdpr.AuditRecorder{Audit: trail, Keys: ks, IDs: ids.Random{}},
-		Keys:    mongo.NewIdempotencyKeys(db), Clock: clock.System{}, IDs: ids.Random{},
 	}
 	return gdpr.NewHandlers(svc).Rectify, nil
 }

@@ -7,25 +7,16 @@ import (
 	"context"
 
 	"caas.dev/shared/boot"
-	"caas.dev/shared/clock"
 	"caas.dev/shared/edge"
 	"caas.dev/shared/gdpr"
-	"caas.dev/shared/ids"
-	"caas.dev/shared/mongo"
 )
 
 func main() { boot.HTTP("ListConsents", setup) }
 
 func setup(ctx context.Context, env *boot.Env) (edge.HandlerFunc, error) {
-	db, err := env.Mongo(ctx)
+	svc, err := env.GDPR(ctx)
 	if err != nil {
 		return nil, err
-	}
-
-	svc := &gdpr.Service{
-		Consents: mongo.NewConsentStore(db), Users: db.Users(), Profiles: db.Users(),
-		Keys:  mongo.NewIdempotencyKeys(db),
-		Clock: clock.System{}, IDs: ids.Random{},
 	}
 	return gdpr.NewHandlers(svc).ListConsents, nil
 }
