@@ -20,6 +20,10 @@ const (
 	Session      = "ses"
 	Key          = "key"
 	Consent      = "cns"
+	AuditRecord  = "aud"
+	Export       = "exp"
+	Erasure      = "era"
+	LegalHold    = "hld"
 )
 
 const alphabet = "0123456789abcdefghjkmnpqrstvwxyz"
