@@ -197,11 +197,44 @@ build-ListConsents:
 build-GdprRectify:
 	$(call lambda_build,gdpr-rectify)
 
+build-GdprErase:
+	$(call lambda_build,gdpr-erase)
+
+build-GetErasure:
+	$(call lambda_build,get-erasure)
+
+build-GdprExport:
+	$(call lambda_build,gdpr-export)
+
+build-GetExport:
+	$(call lambda_build,get-export)
+
+build-GdprExportWorker:
+	$(call lambda_build,gdpr-export-worker)
+
 build-AuditAppend:
 	$(call lambda_build,audit-append)
 
+build-AuditOutboxDrain:
+	$(call lambda_build,audit-outbox-drain)
+
 build-AuditQuery:
 	$(call lambda_build,audit-query)
+
+build-Retention:
+	$(call lambda_build,retention)
+
+build-GetRetentionPolicy:
+	$(call lambda_build,get-retention-policy)
+
+build-PutRetentionPolicy:
+	$(call lambda_build,put-retention-policy)
+
+build-SetConversationRetention:
+	$(call lambda_build,set-conversation-retention)
+
+build-LegalHolds:
+	$(call lambda_build,legal-holds)
 
 build-AuditVerify:
 	$(call lambda_build,audit-verify)

@@ -32,6 +32,14 @@ func setup(ctx context.Context, env *boot.Env) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The request recorder's topic, caas.audit, consumed by AuditAppend.
+	if t := env.Getenv("CAAS_AUDIT_TOPIC"); t != "" {
+		topics = append(topics, t)
+	}
+	// The GDPR export jobs' topic, caas.gdpr.exports, consumed by GdprExportWorker.
+	if t := env.Getenv("CAAS_EXPORTS_TOPIC"); t != "" {
+		topics = append(topics, t)
+	}
 	db, err := env.Mongo(ctx)
 	if err != nil {
 		return nil, err

@@ -23,6 +23,9 @@ const (
 	ActorUser   = "user"
 	ActorAPIKey = "api_key"
 	ActorSystem = "system"
+	// ActorAnonymous is the caller of an unauthenticated route (login, registration): the
+	// edge records it with the ID "anonymous".
+	ActorAnonymous = "anonymous"
 )
 
 // Outcomes.
@@ -146,12 +149,12 @@ func (a Actor) validate() error {
 		if !pseudonymPattern.MatchString(a.ID) {
 			return bad("a user actor is named by their pseudonym, never their user id")
 		}
-	case ActorAPIKey, ActorSystem:
+	case ActorAPIKey, ActorSystem, ActorAnonymous:
 		if a.ID == "" || len(a.ID) > MaxIDLength || !idPattern.MatchString(a.ID) {
 			return bad("actor id must be 1 to 128 characters of A-Z a-z 0-9 _ . : -")
 		}
 	default:
-		return bad("actor type must be user, api_key or system")
+		return bad("actor type must be user, api_key, system or anonymous")
 	}
 	return nil
 }

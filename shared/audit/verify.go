@@ -55,6 +55,9 @@ type Verification struct {
 // (previous_hash_mismatch), a record whose hash is wrong (hash_mismatch) or a checkpoint whose
 // signature fails (bad_signature).
 //
+// Records retention deleted (see Trimmed) are not looked for: the recomputation starts at the
+// floor's checkpoint at the earliest.
+//
 // BUG: records after the last checkpoint are protected only by the chain: deleting the newest
 // records (the tail after the last checkpoint) is not detected. Frequent checkpoints, and
 // their copies outside the database, bound that window.
@@ -79,6 +82,16 @@ func (s *Service) Verify(ctx context.Context, tenantID string, fromSeq, toSeq in
 		if toSeq < fromSeq {
 			return Verification{}, fault.WithDetail(ErrInvalidRange, "from_seq is past the chain's head")
 		}
+	}
+	if t, ok := s.cfg.Store.(Trimmed); ok {
+		floor, err := t.Floor(ctx, tenantID)
+		if err != nil {
+			return Verification{}, fmt.Errorf("verify: %w", err)
+		}
+		if toSeq < floor {
+			return Verification{}, fault.WithDetail(ErrInvalidRange, "the range was deleted by retention")
+		}
+		fromSeq = max(fromSeq, floor)
 	}
 	v := Verification{ToSeq: toSeq, KeyID: keyID, PublicKey: pub}
 	broken := func(seq int64, reason string) (Verification, error) {

@@ -32,14 +32,14 @@ const initTimeout = 10 * time.Second
 var exit = os.Exit
 
 // HTTP starts the HTTP API function name: setup builds its domain handler, which runs behind
-// edge.HTTP. It does not return.
+// edge.HTTP with the request recorder of the environment (Env.Recorder). It does not return.
 func HTTP(name string, setup func(ctx context.Context, env *Env) (edge.HandlerFunc, error)) {
 	Start(name, func(ctx context.Context, env *Env) (any, error) {
 		h, err := setup(ctx, env)
 		if err != nil {
 			return nil, err
 		}
-		return edge.HTTP(env.Log, h), nil
+		return env.EdgeHandler(ctx, h), nil
 	})
 }
 

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"runtime/debug"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 
@@ -67,8 +68,13 @@ func WithLogger(ctx context.Context, l *slog.Logger) context.Context {
 // HTTP adapts h to lambda.Start. The returned handler never returns an error to Lambda and
 // never panics: errors and panics become problem responses, and internal causes are logged with
 // the request id but not sent to the client.
-func HTTP(log *slog.Logger, h HandlerFunc) LambdaHandler {
+func HTTP(log *slog.Logger, h HandlerFunc) LambdaHandler { return HTTPRecorded(log, nil, h) }
+
+// HTTPRecorded is HTTP that hands a record of every request (see AccessRecord) to rec after the
+// handler ran and before the response is returned. A nil rec records nothing.
+func HTTPRecorded(log *slog.Logger, rec Recorder, h HandlerFunc) LambdaHandler {
 	return func(ctx context.Context, ev events.APIGatewayV2HTTPRequest) (resp events.APIGatewayV2HTTPResponse, err error) {
+		start := time.Now()
 		req := &Request{APIGatewayV2HTTPRequest: ev}
 		l := log.With("request_id", req.RequestID(), "route", ev.RouteKey)
 		if c, ok := req.Caller(); ok {
@@ -79,6 +85,8 @@ func HTTP(log *slog.Logger, h HandlerFunc) LambdaHandler {
 			ctx = WithIdentity(ctx, id)
 		}
 		ctx = WithLogger(ctx, l)
+		// Deferred first, so it runs last: after a panic became a problem response.
+		defer func() { record(ctx, l, rec, req, resp.StatusCode, start) }()
 
 		defer func() {
 			if p := recover(); p != nil {

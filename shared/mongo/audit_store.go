@@ -325,7 +325,9 @@ func (s *AuditStore) InsertLink(ctx context.Context, l audit.PseudonymLink) erro
 	if err != nil && !isDuplicateKey(err) {
 		return fmt.Errorf("insert pseudonym link: %w", err)
 	}
-	return nil
+	// Checked after the insert, so that an erasure running at the same time either sees this
+	// link and deletes it or is seen here (see markForgotten).
+	return s.dropLinkIfForgotten(ctx, l)
 }
 
 // Link returns the link of the tenant's pseudonym.
@@ -341,8 +343,12 @@ func (s *AuditStore) Link(ctx context.Context, tenantID, pseudonym string) (audi
 	return audit.PseudonymLink{TenantID: d.TenantID, Pseudonym: d.Pseudonym, UserID: d.UserID, CreatedAt: d.CreatedAt.UTC()}, nil
 }
 
-// DeleteLinks deletes the tenant's links to the user.
+// DeleteLinks deletes the tenant's links to the user, and marks the user forgotten so that no
+// link to them is stored again (InsertLink).
 func (s *AuditStore) DeleteLinks(ctx context.Context, tenantID, userID string) (int, error) {
+	if err := s.markForgotten(ctx, tenantID, userID); err != nil {
+		return 0, err
+	}
 	res, err := s.links.DeleteMany(ctx, bson.D{{Key: "tenant_id", Value: tenantID}, {Key: "user_id", Value: userID}})
 	if err != nil {
 		return 0, fmt.Errorf("delete pseudonym links: %w", err)

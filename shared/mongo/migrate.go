@@ -21,6 +21,9 @@ func (c *Client) Migrate(ctx context.Context) error {
 		{"keys", c.migrateKeys},
 		{"audit", c.migrateAudit},
 		{"gdpr", c.migrateGDPR},
+		{"gdpr exports", c.migrateGDPRExports},
+		{"gdpr erasures", c.migrateErasures},
+		{"retention", c.migrateRetention},
 	}
 	for _, s := range steps {
 		if err := s.run(ctx); err != nil {

@@ -34,20 +34,22 @@ func TestAuditTrail(t *testing.T) {
 		with(event("e3", "EXPORT invoices"), "actor", map[string]string{"type": "user", "id": ivy.id})}
 
 	r := c.do(t, "POST", "/v1/audit/events", key, map[string]any{"events": first})
-	if wantStatus(t, r, http.StatusOK) && (r.num("appended") != 3 || r.num("skipped") != 0 || r.num("head_seq") != 3) {
+	if wantStatus(t, r, http.StatusOK) && (r.num("appended") != 3 || r.num("skipped") != 0 || r.num("head_seq") < 3) {
 		t.Fatalf("append: %s", r)
 	}
 	r = c.do(t, "POST", "/v1/audit/events", key, map[string]any{"events": append(first, event("e4", "EXPORT invoices"))})
-	if wantStatus(t, r, http.StatusOK) && (r.num("appended") != 1 || r.num("skipped") != 3 || r.num("head_seq") != 4) {
+	if wantStatus(t, r, http.StatusOK) && (r.num("appended") != 1 || r.num("skipped") != 3 || r.num("head_seq") < 4) {
 		t.Fatalf("retried append: %s", r)
 	}
 
-	r = c.do(t, "GET", "/v1/audit/events?limit=3", key, nil)
+	// The trail also holds the records of this test's own requests (the function edge records
+	// every request), so the pages are of the appended events alone: those on resource inv_1.
+	r = c.do(t, "GET", "/v1/audit/events?resource=inv_1&limit=3", key, nil)
 	if !wantStatus(t, r, http.StatusOK) {
 		return
 	}
 	items := r.items()
-	if len(items) != 3 || items[0]["seq"] != 4.0 || items[2]["seq"] != 2.0 || r.str("next_cursor") == "" {
+	if len(items) != 3 || items[0]["id"] != "e4" || items[2]["id"] != "e2" || r.str("next_cursor") == "" {
 		t.Fatalf("first page: %s", r)
 	}
 	user := items[1]["actor"].(map[string]any)
@@ -59,8 +61,8 @@ func TestAuditTrail(t *testing.T) {
 			t.Errorf("record %v: recomputed hash %s, stored %s", it["seq"], got, it["hash"])
 		}
 	}
-	r = c.do(t, "GET", "/v1/audit/events?limit=3&cursor="+r.str("next_cursor"), key, nil)
-	if wantStatus(t, r, http.StatusOK) && (len(r.items()) != 1 || r.items()[0]["seq"] != 1.0 || r.str("next_cursor") != "") {
+	r = c.do(t, "GET", "/v1/audit/events?resource=inv_1&limit=3&cursor="+r.str("next_cursor"), key, nil)
+	if wantStatus(t, r, http.StatusOK) && (len(r.items()) != 1 || r.items()[0]["id"] != "e1" || r.str("next_cursor") != "") {
 		t.Errorf("second page: %s", r)
 	}
 	r = c.do(t, "GET", "/v1/audit/events?action=DELETE%20invoices", key, nil)
@@ -69,7 +71,7 @@ func TestAuditTrail(t *testing.T) {
 	}
 
 	r = c.do(t, "POST", "/v1/audit/verify", key, map[string]any{})
-	if wantStatus(t, r, http.StatusOK) && (r.obj()["valid"] != true || r.num("head_seq") != 4 || len(r.str("public_key")) != 64) {
+	if wantStatus(t, r, http.StatusOK) && (r.obj()["valid"] != true || r.num("head_seq") < 4 || len(r.str("public_key")) != 64) {
 		t.Errorf("verify: %s", r)
 	}
 

@@ -60,8 +60,14 @@ LATEST position is fixed and committed, before the ready line: what is produced 
 delivered. CAAS_KAFKA_TRIGGERS=off starts no consumer.
 `
 
-// messagesTopic is seeded in the embedded Kafka so consumers can join before the first message.
-const messagesTopic = "caas.messages"
+// messagesTopic and auditTopic are seeded in the embedded Kafka so consumers can join before
+// the first message or request record.
+const (
+	messagesTopic = "caas.messages"
+	auditTopic    = "caas.audit"
+	// exportsTopic carries GDPR export jobs to GdprExportWorker.
+	exportsTopic = "caas.gdpr.exports"
+)
 
 func main() {
 	if err := run(os.Args[1:]); err != nil {
@@ -172,7 +178,7 @@ func startEmbedded(ctx context.Context, dir string, need runtime.BackendNeeds, _
 	b, err := embedded.Start(ctx, embedded.Options{
 		Dir: dir, Mongo: need.Mongo, Redis: need.Redis, Kafka: need.Kafka,
 		S3: need.S3, S3Bucket: need.S3Bucket,
-		Topics: []string{messagesTopic},
+		Topics: []string{messagesTopic, auditTopic, exportsTopic},
 		// Only errors: the servers' warnings are protocol chatter that may quote documents.
 		Logger: slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError})),
 	})

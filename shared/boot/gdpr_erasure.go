@@ -1,0 +1,42 @@
+package boot
+
+import (
+	"context"
+
+	"caas.dev/shared/gdpr"
+	"caas.dev/shared/mongo"
+	"caas.dev/shared/s3"
+)
+
+// Eraser returns the GDPR erasure service: the Mongo stores, the key service (which shreds the
+// user's key), the audit trail and, when a bucket is configured (S3_BUCKET; always under
+// `caas run`), the bucket that holds export archives.
+func (e *Env) Eraser(ctx context.Context) (*gdpr.Eraser, error) {
+	svc, err := e.GDPR(ctx)
+	if err != nil {
+		return nil, err
+	}
+	db, err := e.Mongo(ctx)
+	if err != nil {
+		return nil, err
+	}
+	ks, err := e.Keys(ctx)
+	if err != nil {
+		return nil, err
+	}
+	trail, err := e.Audit(ctx)
+	if err != nil {
+		return nil, err
+	}
+	store := mongo.NewErasureStore(db)
+	er := &gdpr.Eraser{GDPR: svc, Store: store, Data: store, Keys: ks, Audit: trail,
+		ExportPrefix: mongo.ExportObjectPrefix}
+	if cfg := s3.ConfigFromEnv(e.getenv); cfg.Bucket != "" {
+		objects, err := s3.Open(ctx, cfg)
+		if err != nil {
+			return nil, err
+		}
+		er.Objects = objects
+	}
+	return er, nil
+}

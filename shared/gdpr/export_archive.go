@@ -1,0 +1,424 @@
+package gdpr
+
+import (
+	"archive/zip"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"caas.dev/shared/chat"
+	"caas.dev/shared/identity"
+	"caas.dev/shared/keys"
+)
+
+// Body statuses of an exported message.
+const (
+	// BodyDecrypted: body holds the text the user sent.
+	BodyDecrypted = "decrypted"
+	// BodyErased: the sender's key was destroyed (erasure); the text no longer exists.
+	BodyErased = "erased"
+	// BodyUndecryptable: the stored ciphertext could not be opened; the text is not included.
+	BodyUndecryptable = "undecryptable"
+)
+
+// MediaStatement is what media.json says while the product stores no media.
+const MediaStatement = "This service stores no media (files, images, audio or video); there are no media references to export."
+
+// build writes e's archive to a temporary file, then stores it under x.ObjectKey(e). It returns
+// the counts of each file, or the problem code and error of a failure. The archive's content
+// goes nowhere else: no log line carries it.
+func (x *Exporter) build(ctx context.Context, e Export) (map[string]int, string, error) {
+	u, err := x.Users.UserByID(ctx, e.TenantID, e.UserID)
+	if errors.Is(err, identity.ErrUserNotFound) {
+		return nil, ProblemUserGone, err
+	}
+	if err != nil {
+		return nil, ProblemExportBuild, err
+	}
+	f, err := os.CreateTemp("", "caas-export-")
+	if err != nil {
+		return nil, ProblemExportBuild, fmt.Errorf("create archive file: %w", err)
+	}
+	defer os.Remove(f.Name())
+	defer f.Close()
+
+	zw := zip.NewWriter(f)
+	counts, err := x.writeArchive(ctx, zw, e, u)
+	if err != nil {
+		return nil, ProblemExportBuild, err
+	}
+	if err := zw.Close(); err != nil {
+		return nil, ProblemExportBuild, fmt.Errorf("close archive: %w", err)
+	}
+	size, err := f.Seek(0, io.SeekCurrent)
+	if err != nil {
+		return nil, ProblemExportBuild, fmt.Errorf("size archive: %w", err)
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return nil, ProblemExportBuild, fmt.Errorf("rewind archive: %w", err)
+	}
+	if err := x.Archives.Put(ctx, x.ObjectKey(e), f, size, "application/zip"); err != nil {
+		return nil, ProblemExportUpload, fmt.Errorf("store archive: %w", err)
+	}
+	return counts, "", nil
+}
+
+// writeArchive writes every file of the archive to zw and returns their counts.
+func (x *Exporter) writeArchive(ctx context.Context, zw *zip.Writer, e Export, u identity.User) (map[string]int, error) {
+	counts := map[string]int{}
+	steps := []struct {
+		name  string
+		write func(context.Context, *jsonList, Export) error
+	}{
+		{"sessions.json", x.writeSessions},
+		{"conversations.json", x.writeConversations},
+		{"messages.json", x.writeMessages},
+		{"consents.json", x.writeConsents},
+		{"audit.json", x.writeAudit},
+	}
+	if err := writeJSONFile(zw, "profile.json", profileJSON{ID: u.ID, Email: u.Email, DisplayName: u.DisplayName,
+		Role: identity.RoleOf(u), CreatedAt: timeJSON(u.CreatedAt)}); err != nil {
+		return nil, err
+	}
+	counts["profile"] = 1
+	for _, s := range steps {
+		w, err := zw.Create(s.name)
+		if err != nil {
+			return nil, fmt.Errorf("write %s: %w", s.name, err)
+		}
+		l := &jsonList{w: w}
+		if err := s.write(ctx, l, e); err != nil {
+			return nil, fmt.Errorf("write %s: %w", s.name, err)
+		}
+		if err := l.close(); err != nil {
+			return nil, fmt.Errorf("write %s: %w", s.name, err)
+		}
+		counts[strings.TrimSuffix(s.name, ".json")] = l.n
+	}
+	if err := writeJSONFile(zw, "media.json", mediaJSON{Items: []any{}, Statement: MediaStatement}); err != nil {
+		return nil, err
+	}
+	counts["media"] = 0
+	info, err := x.information(ctx, e.TenantID)
+	if err != nil {
+		return nil, err
+	}
+	if err := writeJSONFile(zw, "information.json", info); err != nil {
+		return nil, err
+	}
+	counts["information"] = 1
+	m := manifestJSON{Format: "caas.gdpr.export.v1", ExportID: e.ID, TenantID: e.TenantID, UserID: e.UserID,
+		RequestedAt: timeJSON(e.CreatedAt), GeneratedAt: timeJSON(x.Clock.Now()), Counts: counts}
+	if err := writeJSONFile(zw, "manifest.json", m); err != nil {
+		return nil, err
+	}
+	return counts, nil
+}
+
+func (x *Exporter) writeSessions(ctx context.Context, l *jsonList, e Export) error {
+	ss, err := x.Source.Sessions(ctx, e.TenantID, e.UserID)
+	if err != nil {
+		return err
+	}
+	for _, s := range ss {
+		j := sessionJSON{ID: s.ID, CreatedAt: timeJSON(s.CreatedAt), IP: s.IP, UserAgent: s.UserAgent}
+		if !s.LastUsedAt.IsZero() {
+			j.LastUsedAt = timeJSON(s.LastUsedAt)
+		}
+		if s.RevokedAt != nil {
+			j.RevokedAt = timeJSON(*s.RevokedAt)
+		}
+		if err := l.add(j); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (x *Exporter) writeConversations(ctx context.Context, l *jsonList, e Export) error {
+	before := ""
+	for {
+		page, err := x.Source.Conversations(ctx, e.TenantID, e.UserID, before, exportPage)
+		if err != nil {
+			return err
+		}
+		for _, c := range page {
+			if err := l.add(conversationJSON{ID: c.ID, Type: c.Type, Title: c.Title, Members: c.Members,
+				CreatedBy: c.CreatedBy, CreatedAt: timeJSON(c.CreatedAt)}); err != nil {
+				return err
+			}
+		}
+		if len(page) < exportPage {
+			return nil
+		}
+		before = page[len(page)-1].ID
+	}
+}
+
+func (x *Exporter) writeMessages(ctx context.Context, l *jsonList, e Export) error {
+	after := ""
+	for {
+		page, err := x.Source.SentMessages(ctx, e.TenantID, e.UserID, after, exportPage)
+		if err != nil {
+			return err
+		}
+		for _, m := range page {
+			j := messageJSON{ID: m.ID, ConversationID: m.ConversationID, Seq: m.Seq, ClientMsgID: m.ClientMsgID,
+				CreatedAt: timeJSON(m.CreatedAt), BodyStatus: BodyDecrypted}
+			pt, err := x.Bodies.Decrypt(ctx, m.TenantID, m.BodyCiphertext, chat.BodyContext(m.ConversationID, m.ID))
+			switch {
+			case errors.Is(err, keys.ErrKeyShredded):
+				j.BodyStatus = BodyErased
+			case err != nil || m.BodyCiphertext == "":
+				j.BodyStatus = BodyUndecryptable
+			default:
+				j.Body = string(pt)
+			}
+			if err := l.add(j); err != nil {
+				return err
+			}
+		}
+		if len(page) < exportPage {
+			return nil
+		}
+		after = page[len(page)-1].ID
+	}
+}
+
+func (x *Exporter) writeConsents(ctx context.Context, l *jsonList, e Export) error {
+	var after ConsentPosition
+	for {
+		page, err := x.Consents.ListConsents(ctx, e.TenantID, e.UserID, "", after, exportPage)
+		if err != nil {
+			return err
+		}
+		for _, c := range page {
+			if err := l.add(toConsentJSON(c)); err != nil {
+				return err
+			}
+		}
+		if len(page) < exportPage {
+			return nil
+		}
+		last := page[len(page)-1]
+		after = ConsentPosition{RecordedAt: last.RecordedAt, ID: last.ID}
+	}
+}
+
+func (x *Exporter) writeAudit(ctx context.Context, l *jsonList, e Export) error {
+	p, err := x.Audit.Pseudonym(ctx, e.TenantID, e.UserID)
+	if err != nil {
+		return err
+	}
+	var after int64
+	for {
+		page, err := x.Source.AuditRecords(ctx, e.TenantID, p, after, exportPage)
+		if err != nil {
+			return err
+		}
+		for _, r := range page {
+			if err := l.add(auditJSON{Seq: r.Seq, ID: r.ID, Time: timeJSON(r.Time), ActorType: r.Actor.Type,
+				ActorID: r.Actor.ID, Action: r.Action, Resource: r.Resource, Outcome: r.Outcome, Status: r.Status,
+				IP: r.IP, UserAgent: r.UserAgent, RequestID: r.RequestID, Details: r.Details}); err != nil {
+				return err
+			}
+		}
+		if len(page) < exportPage {
+			return nil
+		}
+		after = page[len(page)-1].Seq
+	}
+}
+
+// jsonList streams a JSON array: one element at a time, never the whole list in memory.
+type jsonList struct {
+	w io.Writer
+	n int
+}
+
+func (l *jsonList) add(v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	sep := ",\n"
+	if l.n == 0 {
+		sep = "[\n"
+	}
+	if _, err := io.WriteString(l.w, sep); err != nil {
+		return err
+	}
+	if _, err := l.w.Write(b); err != nil {
+		return err
+	}
+	l.n++
+	return nil
+}
+
+func (l *jsonList) close() error {
+	end := "\n]\n"
+	if l.n == 0 {
+		end = "[]\n"
+	}
+	_, err := io.WriteString(l.w, end)
+	return err
+}
+
+func writeJSONFile(zw *zip.Writer, name string, v any) error {
+	w, err := zw.Create(name)
+	if err != nil {
+		return fmt.Errorf("write %s: %w", name, err)
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(v); err != nil {
+		return fmt.Errorf("write %s: %w", name, err)
+	}
+	return nil
+}
+
+type sessionJSON struct {
+	ID         string `json:"id"`
+	CreatedAt  string `json:"created_at"`
+	LastUsedAt string `json:"last_used_at,omitempty"`
+	RevokedAt  string `json:"revoked_at,omitempty"`
+	IP         string `json:"ip"`
+	UserAgent  string `json:"user_agent"`
+}
+
+type conversationJSON struct {
+	ID        string   `json:"id"`
+	Type      string   `json:"type"`
+	Title     string   `json:"title,omitempty"`
+	Members   []string `json:"members"`
+	CreatedBy string   `json:"created_by"`
+	CreatedAt string   `json:"created_at"`
+}
+
+type messageJSON struct {
+	ID             string `json:"id"`
+	ConversationID string `json:"conversation_id"`
+	Seq            int64  `json:"seq"`
+	ClientMsgID    string `json:"client_msg_id"`
+	CreatedAt      string `json:"created_at"`
+	Body           string `json:"body"`
+	BodyStatus     string `json:"body_status"`
+}
+
+type auditJSON struct {
+	Seq       int64             `json:"seq"`
+	ID        string            `json:"id"`
+	Time      string            `json:"time"`
+	ActorType string            `json:"actor_type"`
+	ActorID   string            `json:"actor_id"`
+	Action    string            `json:"action"`
+	Resource  string            `json:"resource"`
+	Outcome   string            `json:"outcome"`
+	Status    int               `json:"status"`
+	IP        string            `json:"ip"`
+	UserAgent string            `json:"user_agent"`
+	RequestID string            `json:"request_id"`
+	Details   map[string]string `json:"details,omitempty"`
+}
+
+type mediaJSON struct {
+	Items     []any  `json:"items"`
+	Statement string `json:"statement"`
+}
+
+type manifestJSON struct {
+	Format      string         `json:"format"`
+	ExportID    string         `json:"export_id"`
+	TenantID    string         `json:"tenant_id"`
+	UserID      string         `json:"user_id"`
+	RequestedAt string         `json:"requested_at"`
+	GeneratedAt string         `json:"generated_at"`
+	Counts      map[string]int `json:"counts"`
+}
+
+// informationJSON is the information GDPR Art. 15(1) and (2) requires besides the data.
+type informationJSON struct {
+	Controller  string               `json:"controller"`
+	Purposes    []string             `json:"purposes"`
+	Categories  []string             `json:"categories"`
+	Retention   []RetentionStatement `json:"retention"`
+	Recipients  []Processor          `json:"recipients"`
+	Source      string               `json:"source"`
+	Automated   string               `json:"automated_decision_making"`
+	Transfers   string               `json:"third_country_transfers"`
+	Rights      []string             `json:"rights"`
+	GeneratedAt string               `json:"generated_at"`
+}
+
+// DefaultRetention is the retention information when no retention policy supplies it.
+var DefaultRetention = []RetentionStatement{
+	{Category: "profile", Period: "kept while the account exists; deleted on erasure"},
+	{Category: "sessions", Period: "kept while the account exists; deleted on erasure"},
+	{Category: "messages", Period: "kept while the conversation exists, unless the tenant's retention policy sets a shorter period; bodies are destroyed on erasure"},
+	{Category: "consents", Period: "kept while the account exists, as proof of consent; deleted on erasure"},
+	{Category: "audit", Period: "kept as the tenant's tamper-evident audit trail; the link from the pseudonym to the user is deleted on erasure"},
+	{Category: "exports", Period: "an export archive is deleted 7 days after it is built"},
+}
+
+// DefaultProcessors are the backends of a deployment as recipients of the data.
+var DefaultProcessors = []Processor{
+	{Name: "MongoDB (FerretDB)", Purpose: "stores profiles, sessions, conversations, messages (encrypted), consents and audit records"},
+	{Name: "Redis", Purpose: "holds presence and rate-limit counters"},
+	{Name: "Kafka", Purpose: "carries message and job events (ids only, bodies encrypted)"},
+	{Name: "S3 object storage", Purpose: "stores audit checkpoints and export archives"},
+	{Name: "Key management service", Purpose: "protects the encryption keys of message bodies"},
+	{Name: "AWS Lambda and API Gateway", Purpose: "run the service and carry its requests"},
+}
+
+func (x *Exporter) information(ctx context.Context, tenantID string) (informationJSON, error) {
+	retention := DefaultRetention
+	if x.Retention != nil {
+		r, err := x.Retention(ctx, tenantID)
+		if err != nil {
+			return informationJSON{}, fmt.Errorf("read retention: %w", err)
+		}
+		if len(r) > 0 {
+			retention = r
+		}
+	}
+	recipients := x.Processors
+	if recipients == nil {
+		recipients = DefaultProcessors
+	}
+	return informationJSON{
+		Controller: "the organisation (tenant) that operates this chat service for you",
+		Purposes: []string{
+			"providing the chat service: accounts, sign-in, conversations and message delivery",
+			"security: protecting accounts, detecting abuse, keeping an audit trail of requests",
+			"recording the consents you gave or withdrew",
+		},
+		Categories: []string{
+			"identity and contact data (email, display name, role)",
+			"session data (times, IP addresses, user agents)",
+			"conversation memberships",
+			"content of messages you sent",
+			"consent records",
+			"audit records of requests you made (under a pseudonym)",
+		},
+		Retention:  retention,
+		Recipients: recipients,
+		Source:     "collected from you when you registered and used the service, or from your organisation's administrator",
+		Automated:  "none: no decision producing legal effects is made by automated means",
+		Transfers:  "as configured by the operator of this deployment",
+		Rights: []string{
+			"access (Art. 15): this export",
+			"rectification (Art. 16): PATCH /v1/gdpr/users/{id}",
+			"erasure (Art. 17)",
+			"restriction of processing (Art. 18)",
+			"data portability (Art. 20): the JSON files of this export",
+			"objection (Art. 21)",
+			"withdrawal of consent at any time (Art. 7(3)): POST /v1/gdpr/consents",
+			"lodging a complaint with a supervisory authority (Art. 77)",
+		},
+		GeneratedAt: timeJSON(x.Clock.Now()),
+	}, nil
+}

@@ -1,0 +1,146 @@
+package retention_test
+
+import (
+	"encoding/json"
+	"net/http"
+	"testing"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"caas.dev/shared/edge"
+	"caas.dev/shared/identity"
+	"caas.dev/shared/ids"
+	"caas.dev/shared/retention"
+)
+
+// call runs h as the edge would for caller (none when its tenant is empty).
+func call(t *testing.T, h edge.HandlerFunc, caller edge.Identity, method, path string, params map[string]string, body string) (int, map[string]any) {
+	t.Helper()
+	ev := events.APIGatewayV2HTTPRequest{RawPath: path, PathParameters: params, Body: body}
+	ev.RequestContext.HTTP.Method = method
+	ev.RequestContext.RequestID = "req-1"
+	ctx := t.Context()
+	if caller.TenantID != "" {
+		ctx = edge.WithCaller(ctx, caller)
+	}
+	resp, err := h(ctx, &edge.Request{APIGatewayV2HTTPRequest: ev})
+	if err != nil {
+		resp = edge.ProblemFor(err, "req-1")
+	}
+	var out map[string]any
+	if resp.Body != "" {
+		if err := json.Unmarshal([]byte(resp.Body), &out); err != nil {
+			t.Fatalf("%s %s: body %q: %v", method, path, resp.Body, err)
+		}
+	}
+	return resp.StatusCode, out
+}
+
+// TestHandlers drives the retention routes: only tenant admins (an admin user or the API key)
+// may read or change the policy and holds; the audit floor, bad periods and bad holds are
+// refused with their codes; a conversation of another tenant is not found.
+func TestHandlers(t *testing.T) {
+	w := newWorld(t, 10)
+	h := retention.NewHandlers(w.svc)
+	ten, other := ids.Random{}.New(ids.Tenant), ids.Random{}.New(ids.Tenant)
+	w.seedConversation(t, ten, ten+"-c1")
+	w.seedConversation(t, other, other+"-c1")
+	admin := edge.Identity{TenantID: ten, UserID: "usr_admin", Role: identity.RoleAdmin, Actor: edge.ActorUser}
+	key := edge.Identity{TenantID: ten, Role: identity.RoleAdmin, Actor: edge.ActorAPIKey}
+	user := edge.Identity{TenantID: ten, UserID: "usr_plain", Role: identity.RoleUser, Actor: edge.ActorUser}
+
+	expect := func(status int, out map[string]any, wantStatus int, wantCode string) {
+		t.Helper()
+		if status != wantStatus || (wantCode != "" && out["code"] != wantCode) {
+			t.Errorf("got %d %v, want %d %s", status, out, wantStatus, wantCode)
+		}
+	}
+
+	st, out := call(t, h.GetPolicy, edge.Identity{}, "GET", "/v1/retention/policy", nil, "")
+	expect(st, out, http.StatusUnauthorized, "")
+	st, out = call(t, h.GetPolicy, user, "GET", "/v1/retention/policy", nil, "")
+	expect(st, out, http.StatusForbidden, "admin_required")
+	st, out = call(t, h.PutPolicy, user, "PUT", "/v1/retention/policy", nil, `{"messages_days":1}`)
+	expect(st, out, http.StatusForbidden, "admin_required")
+	st, out = call(t, h.Holds, user, "GET", "/v1/retention/holds", nil, "")
+	expect(st, out, http.StatusForbidden, "admin_required")
+
+	st, out = call(t, h.GetPolicy, key, "GET", "/v1/retention/policy", nil, "")
+	if st != http.StatusOK || out["messages_days"] != nil || out["audit_records_floor_days"] != float64(retention.AuditFloorDays) {
+		t.Fatalf("policy of a tenant without one: %d %v", st, out)
+	}
+	st, out = call(t, h.PutPolicy, admin, "PUT", "/v1/retention/policy", nil, `{"audit_records_days":364}`)
+	expect(st, out, http.StatusBadRequest, "retention_below_floor")
+	st, out = call(t, h.PutPolicy, admin, "PUT", "/v1/retention/policy", nil, `{"messages_days":-1}`)
+	expect(st, out, http.StatusBadRequest, "invalid_retention_period")
+	st, out = call(t, h.PutPolicy, admin, "PUT", "/v1/retention/policy", nil, `{"sessions_days":36501}`)
+	expect(st, out, http.StatusBadRequest, "invalid_retention_period")
+	st, out = call(t, h.PutPolicy, admin, "PUT", "/v1/retention/policy", nil, `{"messages_days":"30"}`)
+	expect(st, out, http.StatusBadRequest, "")
+	st, out = call(t, h.PutPolicy, admin, "PUT", "/v1/retention/policy", nil, `{"messages_days":30,"audit_records_days":365,"exports_days":7}`)
+	if st != http.StatusOK || out["messages_days"] != 30.0 || out["exports_days"] != 7.0 || out["sessions_days"] != nil || out["updated_by"] != "usr_admin" {
+		t.Fatalf("put policy: %d %v", st, out)
+	}
+	st, out = call(t, h.GetPolicy, key, "GET", "/v1/retention/policy", nil, "")
+	if st != http.StatusOK || out["messages_days"] != 30.0 || out["audit_records_days"] != 365.0 {
+		t.Fatalf("get policy: %d %v", st, out)
+	}
+	if p, err := w.svc.Describe(t.Context(), ten); err != nil || p.MessagesDays != 30 || p.ExportsDays != 7 {
+		t.Errorf("describe: %+v, %v", p, err)
+	}
+	if p, err := w.svc.Describe(t.Context(), other); err != nil || p != (retention.Periods{}) {
+		t.Errorf("describe another tenant: %+v, %v", p, err)
+	}
+
+	conv := map[string]string{"id": ten + "-c1"}
+	st, out = call(t, h.SetConversation, user, "PUT", "/v1/conversations/x/retention", conv, `{"messages_days":5}`)
+	expect(st, out, http.StatusForbidden, "admin_required")
+	st, out = call(t, h.SetConversation, admin, "PUT", "/v1/conversations/x/retention", map[string]string{"id": other + "-c1"}, `{"messages_days":5}`)
+	expect(st, out, http.StatusNotFound, "conversation_not_found")
+	st, out = call(t, h.SetConversation, admin, "PUT", "/v1/conversations/x/retention", conv, `{"messages_days":-5}`)
+	expect(st, out, http.StatusBadRequest, "invalid_retention_period")
+	st, out = call(t, h.SetConversation, admin, "PUT", "/v1/conversations/x/retention", conv, `{"messages_days":5}`)
+	if st != http.StatusOK || out["messages_days"] != 5.0 || out["media_days"] != nil {
+		t.Fatalf("set override: %d %v", st, out)
+	}
+	st, _ = call(t, h.SetConversation, key, "DELETE", "/v1/conversations/x/retention", conv, "")
+	if st != http.StatusNoContent {
+		t.Errorf("delete override: %d", st)
+	}
+	st, out = call(t, h.SetConversation, key, "DELETE", "/v1/conversations/x/retention", conv, "")
+	expect(st, out, http.StatusNotFound, "conversation_not_found")
+
+	for _, body := range []string{`{"reason":"x"}`, `{"user_id":"u1","conversation_id":"c1","reason":"x"}`} {
+		st, out = call(t, h.Holds, admin, "POST", "/v1/retention/holds", nil, body)
+		expect(st, out, http.StatusBadRequest, "invalid_hold_target")
+	}
+	st, out = call(t, h.Holds, admin, "POST", "/v1/retention/holds", nil, `{"user_id":"u1","reason":"  "}`)
+	expect(st, out, http.StatusBadRequest, "invalid_hold_reason")
+	st, out = call(t, h.Holds, admin, "POST", "/v1/retention/holds", nil, `{"conversation_id":"`+other+`-c1","reason":"case"}`)
+	expect(st, out, http.StatusNotFound, "conversation_not_found")
+	st, out = call(t, h.Holds, key, "POST", "/v1/retention/holds", nil, `{"user_id":"u1","reason":"case 17"}`)
+	if st != http.StatusCreated || out["user_id"] != "u1" || out["created_by"] != "api_key" {
+		t.Fatalf("place hold: %d %v", st, out)
+	}
+	id, _ := out["id"].(string)
+	if !ids.Valid(ids.LegalHold, id) {
+		t.Errorf("hold id %q", id)
+	}
+	st, out = call(t, h.Holds, admin, "GET", "/v1/retention/holds", nil, "")
+	if items, _ := out["items"].([]any); st != http.StatusOK || len(items) != 1 {
+		t.Fatalf("list holds: %d %v", st, out)
+	}
+	otherAdmin := edge.Identity{TenantID: other, Role: identity.RoleAdmin, Actor: edge.ActorAPIKey}
+	st, out = call(t, h.Holds, otherAdmin, "GET", "/v1/retention/holds", nil, "")
+	if items, _ := out["items"].([]any); st != http.StatusOK || len(items) != 0 {
+		t.Errorf("another tenant sees holds: %v", out)
+	}
+	st, out = call(t, h.Holds, otherAdmin, "DELETE", "/v1/retention/holds/"+id, map[string]string{"id": id}, "")
+	expect(st, out, http.StatusNotFound, "hold_not_found")
+	st, _ = call(t, h.Holds, admin, "DELETE", "/v1/retention/holds/"+id, map[string]string{"id": id}, "")
+	if st != http.StatusNoContent {
+		t.Errorf("release hold: %d", st)
+	}
+	st, out = call(t, h.Holds, admin, "DELETE", "/v1/retention/holds/"+id, map[string]string{"id": id}, "")
+	expect(st, out, http.StatusNotFound, "hold_not_found")
+}
