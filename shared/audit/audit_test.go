@@ -328,7 +328,7 @@ func TestPseudonyms(t *testing.T) {
 	if err != nil || p2 == p1 {
 		t.Fatalf("pseudonym in another tenant = %q, %v; want one different from %q", p2, err, p1)
 	}
-	if strings.Contains(p1, "ada") || !strings.HasPrefix(p1, audit.PseudonymPrefix) {
+	if strings.Contains(p1, "usr_ada") || !strings.HasPrefix(p1, audit.PseudonymPrefix) {
 		t.Fatalf("pseudonym %q", p1)
 	}
 	if u, err := w.svc.ResolvePseudonym(ctx, t1, p1); err != nil || u != "usr_ada" {
