@@ -80,6 +80,11 @@ func consume(t *testing.T, brokers, topic string, want int, settle time.Duration
 func TestRecorderPublishesToKafkaOnce(t *testing.T) {
 	brokers := backendtest.KafkaBrokers(t)
 	topic := "caas.audit.test." + strings.ToLower(ids.Random{}.New("t"))
+	// The recorder tries each write once, so its topic exists before traffic, as Migrate and
+	// caas run make sure; a broker's first write to an unknown topic may fail while it is created.
+	if err := kafka.EnsureTopics(t.Context(), brokers, 1, topic); err != nil {
+		t.Fatal(err)
+	}
 	w, err := kafka.NewRecordWriter(brokers, topic, 5*time.Second)
 	if err != nil {
 		t.Fatal(err)
@@ -342,6 +347,9 @@ func encode(b []byte) string { return base64.StdEncoding.EncodeToString(b) }
 
 func BenchmarkRecordToKafka(b *testing.B) {
 	brokers := backendtest.KafkaBrokers(b)
+	if err := kafka.EnsureTopics(context.Background(), brokers, 1, "caas.audit.bench"); err != nil {
+		b.Fatal(err)
+	}
 	w, err := kafka.NewRecordWriter(brokers, "caas.audit.bench", 5*time.Second)
 	if err != nil {
 		b.Fatal(err)

@@ -481,8 +481,11 @@ up_s3() {
 		mkdir -p "$SWDIR/data"
 		printf '{"identities":[{"name":"caas","credentials":[{"accessKey":"%s","secretKey":"%s"}],"actions":["Admin","Read","Write","List","Tagging"]}]}\n' \
 			"$S3_ACCESS_KEY" "$S3_SECRET_KEY" >"$SWDIR/s3.json"
+		# Every bucket is a SeaweedFS collection that grows 7 volumes on its first write; the
+		# default cap of 8 volumes leaves room for one bucket only (the tests' and the platform's
+		# are two), and a write to the next fails with "No writable volumes".
 		nohup "$WEED" server -dir="$SWDIR/data" -ip=127.0.0.1 -ip.bind=127.0.0.1 \
-			-master.port="$SW_MASTER_PORT" -master.volumeSizeLimitMB=64 -volume.port="$SW_VOLUME_PORT" \
+			-master.port="$SW_MASTER_PORT" -master.volumeSizeLimitMB=64 -volume.max=100 -volume.port="$SW_VOLUME_PORT" \
 			-filer -filer.port="$SW_FILER_PORT" -s3 -s3.port="$S3_PORT" -s3.config="$SWDIR/s3.json" \
 			>"$SWDIR/weed.log" 2>&1 </dev/null &
 		echo $! >"$SWDIR/weed.pid"
