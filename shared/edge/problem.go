@@ -37,6 +37,7 @@ var statusOf = map[fault.Kind]int{
 	fault.TooLarge:         http.StatusRequestEntityTooLarge,
 	fault.RateLimited:      http.StatusTooManyRequests,
 	fault.Unavailable:      http.StatusServiceUnavailable,
+	fault.Unprocessable:    http.StatusUnprocessableEntity,
 }
 
 // internalProblem is what a client sees for any error that is not a *fault.Error.

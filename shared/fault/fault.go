@@ -22,6 +22,7 @@ const (
 	TooLarge                     // the request body is over the stated limit
 	RateLimited                  // too many requests; retry after a delay
 	Unavailable                  // a dependency is down; retry later
+	Unprocessable                // the request is well-formed but what it refers to breaks a rule (422)
 )
 
 // Error is a failure a client may see. Code is stable and machine-readable (snake_case);

@@ -24,6 +24,7 @@ const (
 	Export       = "exp"
 	Erasure      = "era"
 	LegalHold    = "hld"
+	Media        = "med"
 )
 
 const alphabet = "0123456789abcdefghjkmnpqrstvwxyz"
