@@ -56,7 +56,7 @@ func runMain(m *testing.M) int {
 	}
 	cfg := Config{
 		Template: filepath.Join("testdata", "template.yaml"), StateDir: filepath.Join(tmp, "state"),
-		NoBuild: true, BinDir: binDir, Addr: "127.0.0.1:0",
+		NoBuild: true, BinDir: binDir, Addr: "127.0.0.1:0", BodyReadTimeout: testBodyReadTimeout,
 		Logger: slog.New(slog.NewJSONHandler(logOut, nil)), FunctionLog: logOut, Stdout: logOut,
 		Getenv:  func(k string) string { return map[string]string{"CAAS_ADMIN_KEY": "test-admin-key"}[k] },
 		OnReady: func(url string) { ready <- url },

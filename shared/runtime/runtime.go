@@ -12,7 +12,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -69,6 +68,9 @@ type Config struct {
 	BinDir      string // bin/functions, relative to the template's directory
 	Addr        string // CAAS_HTTP_ADDR, else DefaultAddr
 	WSAddr      string // the WebSocket API's: CAAS_WS_ADDR, else wsapi.DefaultAddr
+	// BodyReadTimeout bounds the read of an HTTP request's body; httpapi.DefaultBodyReadTimeout
+	// when zero.
+	BodyReadTimeout time.Duration
 
 	Logger      *slog.Logger // JSON to stderr
 	FunctionLog io.Writer    // where function output goes; stderr
@@ -155,7 +157,8 @@ func Run(ctx context.Context, cfg Config) (err error) {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
 	}
-	srv := &http.Server{Handler: gw, ReadHeaderTimeout: 30 * time.Second}
+	gw.SetBodyReadTimeout(cfg.BodyReadTimeout)
+	srv := httpapi.NewServer(gw)
 	defer srv.Close()
 
 	if _, ok := s.tmpl.Functions[MigrateFunction]; ok {

@@ -327,7 +327,10 @@ func (s *stack) binaries(ctx context.Context, tmpl *template.Template) (map[stri
 		if err := os.MkdirAll(dir, 0o700); err != nil {
 			return nil, fmt.Errorf("create build directory: %w", err)
 		}
-		args := []string{"build", "-tags", "lambda.norpc", "-o", dir + string(filepath.Separator)}
+		// -s -w: no symbol table or DWARF. Linking every function is most of a build once the
+		// packages are compiled, and this cuts its time and the binaries' size; panics still
+		// print full stack traces.
+		args := []string{"build", "-tags", "lambda.norpc", "-ldflags=-s -w", "-o", dir + string(filepath.Separator)}
 		for _, name := range tmpl.FunctionNames() {
 			pkg := "./functions/" + template.KebabCase(name)
 			if _, err := os.Stat(filepath.Join(root, pkg)); err != nil {
@@ -339,7 +342,7 @@ func (s *stack) binaries(ctx context.Context, tmpl *template.Template) (map[stri
 		cmd.Dir = root
 		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 		cmd.Stdout, cmd.Stderr = s.cfg.FunctionLog, s.cfg.FunctionLog
-		s.cfg.Logger.Info("building functions", "count", len(args)-5, "dir", dir)
+		s.cfg.Logger.Info("building functions", "count", len(tmpl.FunctionNames()), "dir", dir)
 		if err := cmd.Run(); err != nil {
 			return nil, fmt.Errorf("build functions: %w", err)
 		}

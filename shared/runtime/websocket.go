@@ -6,8 +6,8 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"time"
 
+	"caas.dev/shared/runtime/httpapi"
 	"caas.dev/shared/runtime/wsapi"
 )
 
@@ -50,7 +50,7 @@ func startWebSocket(s *stack) (*webSocketAPI, error) {
 	if err != nil {
 		return nil, err
 	}
-	w := &webSocketAPI{server: server, http: &http.Server{Handler: server, ReadHeaderTimeout: 30 * time.Second}, done: make(chan error, 1)}
+	w := &webSocketAPI{server: server, http: httpapi.NewServer(server), done: make(chan error, 1)}
 	go func() { w.done <- w.http.Serve(s.wsLn) }()
 	api := server.API()
 	url := "ws://" + s.wsLn.Addr().String()

@@ -11,6 +11,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -40,12 +41,14 @@ type Gateway struct {
 	table   table
 	cors    *template.Cors
 	now     func() time.Time
+	// bodyTimeout bounds the read of a request's body (DefaultBodyReadTimeout).
+	bodyTimeout time.Duration
 }
 
 // New builds the gateway of every HTTP API in tmpl. They share one address locally, so their
 // routes form one table; the first API's CORS configuration applies.
 func New(tmpl *template.Template, invoker Invoker, logger *slog.Logger) (*Gateway, error) {
-	g := &Gateway{invoker: invoker, logger: logger, now: time.Now}
+	g := &Gateway{invoker: invoker, logger: logger, now: time.Now, bodyTimeout: DefaultBodyReadTimeout}
 	seen := map[string]string{}
 	for _, fname := range tmpl.FunctionNames() {
 		for _, ev := range tmpl.Functions[fname].HTTPEvents {
@@ -99,13 +102,24 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request, requestID string
 	}
 	g.corsHeaders(w, origin)
 
+	// A per-request deadline, not the server's ReadTimeout: the connection may live on
+	// (keep-alive) and the deadline is cleared once the body is in.
+	rc := http.NewResponseController(w)
+	deadlineSet := rc.SetReadDeadline(time.Now().Add(g.bodyTimeout)) == nil
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
 			return gatewayError(w, http.StatusRequestEntityTooLarge, "Request Entity Too Large")
 		}
-		return gatewayError(w, http.StatusBadRequest, "Bad Request")
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			return problemError(w, http.StatusRequestTimeout, "body_read_timeout",
+				"the request body did not arrive within "+g.bodyTimeout.String(), requestID)
+		}
+		return problemError(w, http.StatusBadRequest, "body_read_failed", "the request body could not be read in full", requestID)
+	}
+	if deadlineSet {
+		_ = rc.SetReadDeadline(time.Time{})
 	}
 
 	rt, params := g.table.lookup(r.Method, r.URL.Path)
