@@ -3,7 +3,10 @@ package audit
 import (
 	"context"
 	"encoding/hex"
+	"errors"
+	"math"
 	"net/http"
+	"strings"
 	"time"
 
 	"caas.dev/shared/edge"
@@ -18,6 +21,16 @@ const (
 	MaxAppendEvents = 100
 )
 
+// SourceDetail is the details key that marks a record appended through POST /v1/audit/events,
+// with the value SourceAPI; the platform's own records never carry it.
+const (
+	SourceDetail = "source"
+	SourceAPI    = "api"
+)
+
+// MaxAppendClockSkew is how far ahead of the server's clock an appended event's time may be.
+const MaxAppendClockSkew = 5 * time.Minute
+
 // HTTP errors.
 var (
 	// ErrAPIKeyRequired: only the tenant's API key appends events.
@@ -26,6 +39,14 @@ var (
 	ErrTooManyEvents = fault.New(fault.Invalid, "too_many_events", "at most 100 events per request")
 	// ErrAppendBodyTooLarge: a body over MaxAppendBody.
 	ErrAppendBodyTooLarge = fault.New(fault.TooLarge, "body_too_large", "the request body is over 524288 bytes")
+	// ErrTimeInFuture: an appended event's time more than MaxAppendClockSkew ahead.
+	ErrTimeInFuture = fault.New(fault.Invalid, "time_in_future", "an event's time is at most 5 minutes ahead of the server's clock")
+	// ErrReservedActor: an appended event with an actor type the platform keeps for itself.
+	ErrReservedActor = fault.New(fault.Invalid, "reserved_actor", "an appended event's actor type is user or api_key; system and anonymous are the platform's own")
+	// ErrPseudonymActor: a user actor given as a pseudonym rather than the user's id.
+	ErrPseudonymActor = fault.New(fault.Invalid, "pseudonym_actor", "a user actor's id is the user's id; the platform makes the pseudonym")
+	// ErrReservedDetail: an appended event with a details key the platform sets.
+	ErrReservedDetail = fault.New(fault.Invalid, "reserved_detail", "details.source is set by the platform")
 	// ErrInvalidTime: a time that is not RFC 3339.
 	ErrInvalidTime = fault.New(fault.Invalid, "invalid_time", "times are RFC 3339, such as 2026-05-01T10:00:00.000Z")
 )
@@ -103,8 +124,12 @@ func parseTime(field, s string) (time.Time, error) {
 
 // Append serves POST /v1/audit/events with {"events": [...]} (1 to 100): the tenant's own
 // systems add records to its chain. An event without an actor is the API key's; a user actor's
-// id is the user's id, which is stored as their pseudonym. 200 with {"appended","skipped",
-// "head_seq","head_hash"}; an event whose id is in the chain already is skipped.
+// id is the user's id, which is stored as their pseudonym, as is every user id among the
+// resource's path segments. The platform's own actor types (system, anonymous), an already-made
+// pseudonym as a user id, a "source" detail and a time more than MaxAppendClockSkew ahead are
+// refused; every record gets details.source "api", which the platform's own records never
+// carry. 200 with {"appended","skipped","head_seq","head_hash"}; an event whose id is in the
+// chain already is skipped.
 func (h *Handlers) Append(ctx context.Context, req *edge.Request) (*edge.Response, error) {
 	caller, err := edge.RequireCaller(ctx)
 	if err != nil {
@@ -126,9 +151,21 @@ func (h *Handlers) Append(ctx context.Context, req *edge.Request) (*edge.Respons
 		return nil, ErrTooManyEvents
 	}
 
+	pseudonyms := map[string]string{}
+	pseudonym := func(userID string) (string, error) {
+		if p, ok := pseudonyms[userID]; ok {
+			return p, nil
+		}
+		p, err := h.svc.Pseudonym(ctx, caller.TenantID, userID)
+		if err != nil {
+			return "", err
+		}
+		pseudonyms[userID] = p
+		return p, nil
+	}
 	in := make([]Input, len(body.Events))
 	for i, e := range body.Events {
-		if in[i], err = h.input(ctx, caller.TenantID, e); err != nil {
+		if in[i], err = h.input(e, pseudonym); err != nil {
 			return nil, err
 		}
 	}
@@ -140,30 +177,56 @@ func (h *Handlers) Append(ctx context.Context, req *edge.Request) (*edge.Respons
 		"head_seq": res.HeadSeq, "head_hash": res.HeadHash})
 }
 
-func (h *Handlers) input(ctx context.Context, tenantID string, e eventJSON) (Input, error) {
-	in := Input{ID: e.ID, Action: e.Action, Resource: e.Resource, Outcome: e.Outcome, Status: e.Status,
-		IP: e.IP, UserAgent: e.UserAgent, LatencyMS: e.LatencyMS, RequestID: e.RequestID, Details: e.Details,
-		Actor: Actor{Type: ActorAPIKey, ID: "api_key"}, Time: h.now()}
+func (h *Handlers) input(e eventJSON, pseudonym func(string) (string, error)) (Input, error) {
+	if _, ok := e.Details[SourceDetail]; ok {
+		return Input{}, ErrReservedDetail
+	}
+	if len(e.Details) >= MaxDetails {
+		return Input{}, fault.WithDetail(ErrInvalidRecord, "details holds at most 15 entries (the 16th is source)")
+	}
+	now := h.now()
+	ev := Event{ID: e.ID, Time: now, Actor: EventActor{Type: ActorAPIKey, ID: APIKeyActorID}, Action: e.Action,
+		Resource: e.Resource, Outcome: e.Outcome, Status: e.Status, IP: e.IP, UserAgent: e.UserAgent,
+		LatencyMS: e.LatencyMS, RequestID: e.RequestID}
 	if e.Time != "" {
 		t, err := parseTime("time", e.Time)
 		if err != nil {
 			return Input{}, err
 		}
-		in.Time = t
+		if t.After(now.Add(MaxAppendClockSkew)) {
+			return Input{}, ErrTimeInFuture
+		}
+		ev.Time = t
 	}
 	if e.Actor != nil {
-		in.Actor = Actor{Type: e.Actor.Type, ID: e.Actor.ID}
-		if e.Actor.Type == ActorUser {
+		switch e.Actor.Type {
+		case ActorUser:
 			if e.Actor.ID == "" || len(e.Actor.ID) > MaxIDLength {
 				return Input{}, fault.WithDetail(ErrInvalidRecord, "a user actor needs the user's id")
 			}
-			p, err := h.svc.Pseudonym(ctx, tenantID, e.Actor.ID)
-			if err != nil {
-				return Input{}, err
+			if strings.HasPrefix(e.Actor.ID, PseudonymPrefix) {
+				return Input{}, ErrPseudonymActor
 			}
-			in.Actor.ID = p
+			ev.Actor = EventActor{Type: ActorUser, ID: e.Actor.ID}
+		case ActorAPIKey:
+			if e.Actor.ID != "" && e.Actor.ID != APIKeyActorID {
+				return Input{}, fault.WithDetail(ErrInvalidRecord, "an api_key actor's id is api_key")
+			}
+		default:
+			return Input{}, ErrReservedActor
 		}
 	}
+	// Event.input pseudonymises the user actor and every user id among the resource's path
+	// segments, as for the function edge's records.
+	in, err := ev.input(pseudonym)
+	if err != nil {
+		return Input{}, err
+	}
+	in.Details = make(map[string]string, len(e.Details)+1)
+	for k, v := range e.Details {
+		in.Details[k] = v
+	}
+	in.Details[SourceDetail] = SourceAPI
 	return in, in.validate()
 }
 
@@ -215,7 +278,8 @@ func (h *Handlers) Query(ctx context.Context, req *edge.Request) (*edge.Response
 
 // Verify serves POST /v1/audit/verify with {"from_seq"?, "to_seq"?} (tenant admin; from 1 to
 // the head by default): {"valid": true, "head_seq", "head_hash", ...} or {"valid": false,
-// "broken_seq", "reason", ...}, with the tenant's checkpoint public key.
+// "broken_seq", "reason", ...}, with the tenant's checkpoint public key and
+// "latest_checkpoint": the signed checkpoint with the highest seq <= to_seq (or null).
 func (h *Handlers) Verify(ctx context.Context, req *edge.Request) (*edge.Response, error) {
 	caller, err := requireAdmin(ctx)
 	if err != nil {
@@ -247,6 +311,17 @@ func (h *Handlers) Verify(ctx context.Context, req *edge.Request) (*edge.Respons
 		out["head_seq"], out["head_hash"] = v.HeadSeq, v.HeadHash
 	} else {
 		out["broken_seq"], out["reason"] = v.BrokenSeq, v.Reason
+	}
+	upTo := body.ToSeq
+	if upTo == 0 {
+		upTo = math.MaxInt64
+	}
+	out["latest_checkpoint"] = nil
+	switch c, err := h.svc.LatestCheckpoint(ctx, caller.TenantID, upTo); {
+	case err == nil:
+		out["latest_checkpoint"] = toCheckpointJSON(c)
+	case !errors.Is(err, ErrNotFound):
+		return nil, err
 	}
 	return edge.JSON(http.StatusOK, out)
 }

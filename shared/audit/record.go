@@ -337,6 +337,8 @@ type Store interface {
 	// Sealed returns the tenant's sealed secret for purpose, or ErrNotFound.
 	Sealed(ctx context.Context, tenantID, purpose string) (Sealed, error)
 	// InsertLink stores a pseudonym link; one that exists already is left as it is (no error).
+	// When the user is forgotten (DeleteLinks ran for them) it stores nothing, or deletes what
+	// it stored, and returns ErrForgotten.
 	InsertLink(ctx context.Context, l PseudonymLink) error
 	// Link returns the link of a pseudonym, or ErrNotFound.
 	Link(ctx context.Context, tenantID, pseudonym string) (PseudonymLink, error)

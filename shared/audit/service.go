@@ -395,7 +395,9 @@ const PseudonymPrefix = "psn_"
 // "psn_" + hex(HMAC-SHA256(tenant's pseudonym key, user id)). The key is random per tenant,
 // sealed under the tenant's secrets key, so a pseudonym is stable within a tenant, differs
 // across tenants and cannot be computed from a user id without the key. The link from the
-// pseudonym to the user is stored apart from the chain (ForgetUser deletes it).
+// pseudonym to the user is stored apart from the chain (ForgetUser deletes it). For a user
+// ForgetUser forgot, every call returns a fresh random pseudonym of the same form, with no link:
+// later records about them are tied neither to the old ones nor to each other.
 func (s *Service) Pseudonym(ctx context.Context, tenantID, userID string) (string, error) {
 	if tenantID == "" || userID == "" {
 		return "", errors.New("audit pseudonym: tenant and user are required")
@@ -411,6 +413,11 @@ func (s *Service) Pseudonym(ctx context.Context, tenantID, userID string) (strin
 	// save a database round trip per recorded request.
 	l := PseudonymLink{TenantID: tenantID, Pseudonym: p, UserID: userID, CreatedAt: s.cfg.Clock.Now().UTC().Truncate(time.Millisecond)}
 	if err := s.cfg.Store.InsertLink(ctx, l); err != nil {
+		if errors.Is(err, ErrForgotten) {
+			// The old pseudonym must never be written again: it would tie the records made
+			// before the erasure to the new ones, and to anyone who knows the user's id.
+			return unlinkedPseudonym()
+		}
 		return "", fmt.Errorf("store pseudonym link: %w", err)
 	}
 	return p, nil

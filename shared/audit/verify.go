@@ -25,6 +25,9 @@ const (
 	ReasonPreviousHashMismatch = "previous_hash_mismatch"
 	// ReasonBadSignature: a checkpoint's signature does not verify with the tenant's key.
 	ReasonBadSignature = "bad_signature"
+	// ReasonUnprovenFloor: the records below BrokenSeq are gone as if retention deleted them,
+	// but no retention statement in the chain declares that floor (see Trimmed).
+	ReasonUnprovenFloor = "unproven_floor"
 )
 
 // verifyPage is how many records Verify reads at a time.
@@ -87,6 +90,15 @@ func (s *Service) Verify(ctx context.Context, tenantID string, fromSeq, toSeq in
 		floor, err := t.Floor(ctx, tenantID)
 		if err != nil {
 			return Verification{}, fmt.Errorf("verify: %w", err)
+		}
+		if floor > 1 {
+			stated, err := s.statedFloor(ctx, tenantID)
+			if err != nil {
+				return Verification{}, fmt.Errorf("verify: %w", err)
+			}
+			if floor > stated {
+				return Verification{ToSeq: toSeq, KeyID: keyID, PublicKey: pub, BrokenSeq: floor, Reason: ReasonUnprovenFloor}, nil
+			}
 		}
 		if toSeq < floor {
 			return Verification{}, fault.WithDetail(ErrInvalidRange, "the range was deleted by retention")

@@ -53,7 +53,7 @@ func (r AuditRecorder) RecordChange(ctx context.Context, c Change) error {
 	if err != nil {
 		return fmt.Errorf("record rectification: %w", err)
 	}
-	actor := audit.Actor{Type: audit.ActorAPIKey, ID: "tenant_api_key"}
+	actor := audit.Actor{Type: audit.ActorAPIKey, ID: audit.APIKeyActorID}
 	if c.Actor != edge.ActorAPIKey {
 		id, err := r.Audit.Pseudonym(ctx, c.TenantID, c.Actor)
 		if err != nil {

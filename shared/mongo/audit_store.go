@@ -316,7 +316,8 @@ func (s *AuditStore) Sealed(ctx context.Context, tenantID, purpose string) (audi
 	return audit.Sealed{TenantID: d.TenantID, Purpose: d.Purpose, KeyID: d.KeyID, Public: d.Public, Sealed: d.Sealed, CreatedAt: d.CreatedAt.UTC()}, nil
 }
 
-// InsertLink stores a pseudonym link; an existing one is kept.
+// InsertLink stores a pseudonym link; an existing one is kept. For a user marked forgotten it
+// deletes the link again and returns audit.ErrForgotten.
 func (s *AuditStore) InsertLink(ctx context.Context, l audit.PseudonymLink) error {
 	_, err := s.links.InsertOne(ctx, auditLinkDoc{
 		ID: l.TenantID + "|" + l.Pseudonym, TenantID: l.TenantID, Pseudonym: l.Pseudonym, UserID: l.UserID,
@@ -327,7 +328,14 @@ func (s *AuditStore) InsertLink(ctx context.Context, l audit.PseudonymLink) erro
 	}
 	// Checked after the insert, so that an erasure running at the same time either sees this
 	// link and deletes it or is seen here (see markForgotten).
-	return s.dropLinkIfForgotten(ctx, l)
+	forgotten, err := s.dropLinkIfForgotten(ctx, l)
+	if err != nil {
+		return err
+	}
+	if forgotten {
+		return audit.ErrForgotten
+	}
+	return nil
 }
 
 // Link returns the link of the tenant's pseudonym.
