@@ -239,3 +239,12 @@ build-LegalHolds:
 build-AuditVerify:
 	$(call lambda_build,audit-verify)
 
+build-UploadMedia:
+	$(call lambda_build,upload-media)
+
+build-CompleteUpload:
+	$(call lambda_build,complete-upload)
+
+build-GetMedia:
+	$(call lambda_build,get-media)
+

@@ -45,6 +45,7 @@ func (e *Env) GDPR(ctx context.Context) (*gdpr.Service, error) {
 	return &gdpr.Service{
 		Consents: mongo.NewConsentStore(db), Users: db.Users(), Profiles: db.Users(),
 		Keys: mongo.NewIdempotencyKeys(db), Clock: clock.System{}, IDs: ids.Random{},
+		Erased: mongo.NewErasureStore(db),
 	}, nil
 }
 

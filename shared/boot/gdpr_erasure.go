@@ -9,8 +9,8 @@ import (
 )
 
 // Eraser returns the GDPR erasure service: the Mongo stores, the key service (which shreds the
-// user's key), the audit trail and, when a bucket is configured (S3_BUCKET; always under
-// `caas run`), the bucket that holds export archives.
+// user's key), the audit trail, the legal holds (which refuse an erasure), the media store and, when a bucket is configured (S3_BUCKET;
+// always under `caas run`), the bucket that holds export archives and media objects.
 func (e *Env) Eraser(ctx context.Context) (*gdpr.Eraser, error) {
 	svc, err := e.GDPR(ctx)
 	if err != nil {
@@ -30,13 +30,13 @@ func (e *Env) Eraser(ctx context.Context) (*gdpr.Eraser, error) {
 	}
 	store := mongo.NewErasureStore(db)
 	er := &gdpr.Eraser{GDPR: svc, Store: store, Data: store, Keys: ks, Audit: trail,
-		ExportPrefix: mongo.ExportObjectPrefix}
+		ExportPrefix: mongo.ExportObjectPrefix, Media: mongo.NewMediaStore(db), Holds: db.Retention()}
 	if cfg := s3.ConfigFromEnv(e.getenv); cfg.Bucket != "" {
 		objects, err := s3.Open(ctx, cfg)
 		if err != nil {
 			return nil, err
 		}
-		er.Objects = objects
+		er.Objects, er.MediaObjects = objects, objects
 	}
 	return er, nil
 }

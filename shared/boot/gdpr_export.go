@@ -11,6 +11,7 @@ import (
 	kafkago "github.com/segmentio/kafka-go"
 
 	"caas.dev/shared/gdpr"
+	"caas.dev/shared/identity"
 	"caas.dev/shared/mongo"
 	"caas.dev/shared/retention"
 	"caas.dev/shared/s3"
@@ -49,7 +50,7 @@ func (e *Env) Exporter(ctx context.Context) (*gdpr.Exporter, error) {
 	}
 	x := &gdpr.Exporter{
 		Service: svc, Exports: mongo.NewExportStore(db), Source: mongo.NewExportSource(db), Bodies: ks,
-		Audit: trail, Archives: store, ObjectPrefix: mongo.ExportObjectPrefix,
+		Audit: trail, Archives: store, ObjectPrefix: mongo.ExportObjectPrefix, Media: mongo.NewMediaStore(db),
 	}
 	ret, err := e.Retention(ctx)
 	if err != nil {
@@ -77,22 +78,45 @@ func (e *Env) Exporter(ctx context.Context) (*gdpr.Exporter, error) {
 }
 
 // RetentionStatements states a tenant's retention periods as an export's information does:
-// the policy's period where it sets one, the default statement of the category otherwise.
+// the policy's period where it sets one, said as the retention run applies it to the category,
+// and the default statement of the category otherwise.
 func RetentionStatements(p retention.Periods) []gdpr.RetentionStatement {
 	days := map[string]int{"messages": p.MessagesDays, "sessions": p.SessionsDays, "audit": p.AuditRecordsDays,
-		"exports": p.ExportsDays}
+		"exports": p.ExportsDays, "media": p.MediaDays}
+	const policy = ", under the tenant's retention policy (a conversation may have its own period; a legal hold suspends deletion)"
 	out := make([]gdpr.RetentionStatement, 0, len(gdpr.DefaultRetention))
 	for _, d := range gdpr.DefaultRetention {
-		if n := days[d.Category]; n > 0 {
-			d.Period = fmt.Sprintf("deleted %d days after it was made, under the tenant's retention policy", n)
+		n := days[d.Category]
+		if n <= 0 {
+			out = append(out, d)
+			continue
+		}
+		switch d.Category {
+		case "messages":
+			d.Period = "deleted " + dayCount(n) + " after it was sent" + policy + "; bodies are destroyed on erasure"
+		case "media":
+			d.Period = "deleted " + dayCount(n) + " after it was uploaded" + policy + "; deleted on erasure"
+		case "sessions":
+			d.Period = "deleted " + dayCount(n) + " after the session ended (sign-out or revocation), or once unused for " +
+				dayCount(n+int(identity.DefaultRefreshTTL/(24*time.Hour))) + " if it never ended, under the tenant's retention policy; deleted on erasure"
+		case "audit":
+			d.Period = "deleted once older than " + dayCount(n) + ", in whole signed stretches of the audit trail, so some records are kept longer; " +
+				"the link from the pseudonym to you is deleted on erasure"
+		case "exports":
+			d.Period = "an export archive is deleted 7 days after it is built; the record of an export is deleted " + dayCount(n) +
+				" after it was requested, under the tenant's retention policy"
 		}
 		out = append(out, d)
 	}
-	if p.MediaDays > 0 {
-		out = append(out, gdpr.RetentionStatement{Category: "media",
-			Period: fmt.Sprintf("deleted %d days after upload, under the tenant's retention policy", p.MediaDays)})
-	}
 	return out
+}
+
+// dayCount says n days in English: "1 day", "30 days".
+func dayCount(n int) string {
+	if n == 1 {
+		return "1 day"
+	}
+	return fmt.Sprintf("%d days", n)
 }
 
 // ExportQueue publishes export job events to a Kafka topic, keyed by export id.

@@ -19,11 +19,31 @@ func TestRetentionStatements(t *testing.T) {
 		t.Fatalf("policy periods not stated: %v", by)
 	}
 	for _, d := range gdpr.DefaultRetention {
-		if d.Category != "messages" && by[d.Category] != d.Period {
+		if d.Category != "messages" && d.Category != "media" && by[d.Category] != d.Period {
 			t.Fatalf("%s: %q, want the default %q", d.Category, by[d.Category], d.Period)
 		}
 	}
 	if len(RetentionStatements(retention.Periods{})) != len(gdpr.DefaultRetention) {
 		t.Fatal("no policy should give the defaults")
+	}
+
+	// Sessions go after they ended, or once unused for the period plus the refresh lifetime;
+	// a period of one day is "1 day".
+	by = map[string]string{}
+	for _, s := range RetentionStatements(retention.Periods{SessionsDays: 1, ExportsDays: 1}) {
+		by[s.Category] = s.Period
+	}
+	if s := by["sessions"]; !strings.Contains(s, "1 day after the session ended") || !strings.Contains(s, "unused for 31 days") {
+		t.Errorf("sessions: %q", s)
+	}
+	for c, s := range by {
+		if strings.Contains(" "+s, " 1 days") || strings.Contains(s, "after it was made") {
+			t.Errorf("%s: %q", c, s)
+		}
+	}
+	for _, d := range gdpr.DefaultRetention {
+		if d.Category == "consents" && (strings.Contains(d.Period, "deleted on erasure") || !strings.Contains(d.Period, "after erasure")) {
+			t.Errorf("consents: %q; erasure keeps them", d.Period)
+		}
 	}
 }

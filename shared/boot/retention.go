@@ -4,13 +4,14 @@ import (
 	"context"
 
 	"caas.dev/shared/identity"
+	"caas.dev/shared/mongo"
 	"caas.dev/shared/retention"
 	"caas.dev/shared/s3"
 )
 
 // Retention returns the retention service on the Mongo client, writing each run's record to
 // the audit trail. When a bucket is configured (S3_BUCKET; always under `caas run`), expired
-// export archives are deleted from it as well as their records.
+// export archives and media objects are deleted from it as well as their records.
 func (e *Env) Retention(ctx context.Context) (*retention.Service, error) {
 	db, err := e.Mongo(ctx)
 	if err != nil {
@@ -20,7 +21,8 @@ func (e *Env) Retention(ctx context.Context) (*retention.Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	cfg := retention.Config{Store: db.Retention(), Audit: trail, SessionIdle: identity.DefaultRefreshTTL}
+	cfg := retention.Config{Store: db.Retention(), Audit: trail, SessionIdle: identity.DefaultRefreshTTL,
+		Media: mongo.NewMediaStore(db)}
 	if sc := s3.ConfigFromEnv(e.getenv); sc.Bucket != "" {
 		store, err := s3.Open(ctx, sc)
 		if err != nil {

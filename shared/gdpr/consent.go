@@ -108,6 +108,15 @@ type Service struct {
 	Keys  idempotency.Store
 	Clock clock.Clock
 	IDs   ids.Generator
+	// Erased finds erasure receipts: an admin may still read the kept consents of an erased
+	// user. Nil means no user counts as erased.
+	Erased ErasedUsers
+}
+
+// ErasedUsers finds erasure receipts; *mongo.ErasureStore is the production one.
+type ErasedUsers interface {
+	// ErasureOfUser returns the tenant's receipt for the user, or ErrErasureNotFound.
+	ErasureOfUser(ctx context.Context, tenantID, userID string) (Erasure, error)
 }
 
 // NewConsent is a consent to record, as a client sends it.
@@ -178,7 +187,18 @@ func (s *Service) ListConsents(ctx context.Context, caller edge.Identity, userID
 	if userID == "" && caller.Actor == edge.ActorAPIKey {
 		return ConsentHistory{}, edge.Missing("user_id")
 	}
+	target := userID
 	userID, err = s.authorize(ctx, caller, userID)
+	if errors.Is(err, identity.ErrUserNotFound) && target != "" {
+		// Erasure keeps consents as proof of lawful processing: an admin still reads them.
+		erased, eerr := s.erased(ctx, caller, target)
+		if eerr != nil {
+			return ConsentHistory{}, eerr
+		}
+		if erased {
+			userID, err = target, nil
+		}
+	}
 	if err != nil {
 		return ConsentHistory{}, err
 	}
@@ -223,6 +243,22 @@ func (s *Service) authorize(ctx context.Context, caller edge.Identity, target st
 		return "", fmt.Errorf("find user: %w", err)
 	}
 	return target, nil
+}
+
+// erased reports whether the caller administers its tenant and the tenant has an erasure
+// receipt for the user.
+func (s *Service) erased(ctx context.Context, caller edge.Identity, userID string) (bool, error) {
+	if s.Erased == nil || !ids.Valid(ids.User, userID) || s.requireAdmin(ctx, caller) != nil {
+		return false, nil
+	}
+	_, err := s.Erased.ErasureOfUser(ctx, caller.TenantID, userID)
+	if errors.Is(err, ErrErasureNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("find erasure: %w", err)
+	}
+	return true, nil
 }
 
 // requireAdmin checks that caller administers its tenant: the API key, or a user whose role is

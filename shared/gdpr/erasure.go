@@ -12,6 +12,8 @@ import (
 	"caas.dev/shared/idempotency"
 	"caas.dev/shared/identity"
 	"caas.dev/shared/ids"
+	"caas.dev/shared/media"
+	"caas.dev/shared/retention"
 )
 
 // States of an erasure.
@@ -65,6 +67,32 @@ const erasureRecordTag = "erasure:"
 // ErrErasureNotFound: no erasure with this id in the caller's tenant.
 var ErrErasureNotFound = fault.New(fault.NotFound, "erasure_not_found", "no erasure with this id")
 
+// Refusals of an erasure because of a legal hold (GDPR Art. 17(3)(e)). The detail says which
+// kind of hold applies, never the hold's reason.
+var (
+	// ErrUserHold: a legal hold names the user.
+	ErrUserHold = fault.New(fault.Conflict, "legal_hold", "the user is under a legal hold")
+	// ErrConversationHold: the user is a member of, or sent messages in, a conversation under
+	// a legal hold; shredding the user's key would destroy the held messages.
+	ErrConversationHold = fault.New(fault.Conflict, "legal_hold",
+		"the user is a member of, or sent messages in, a conversation under a legal hold")
+)
+
+// ErasureRunStale is how old a run's claim must be before another request takes the run over:
+// the claiming run has died by then.
+const ErasureRunStale = 2 * time.Minute
+
+// erasureRetryAfter is the Retry-After, in seconds, of ErrErasureInProgress.
+const erasureRetryAfter = 5
+
+// ErrErasureInProgress: another request is erasing the user now; a repeat after Retry-After
+// seconds gets the receipt.
+var ErrErasureInProgress = func() *fault.Error {
+	e := fault.New(fault.Conflict, "erasure_in_progress", "an erasure of this user is running; retry later")
+	e.RetryAfter = erasureRetryAfter
+	return e
+}()
+
 // ErasureStep is one step of an erasure: how many things it removed and what it did.
 type ErasureStep struct {
 	Name    string
@@ -103,6 +131,18 @@ type ErasureStore interface {
 	RecordStep(ctx context.Context, tenantID, id string, s ErasureStep) error
 	// CompleteErasure marks the receipt completed with the pseudonym's final state.
 	CompleteErasure(ctx context.Context, tenantID, id, pseudonymState string, at time.Time) error
+	// ClaimRun claims the run of the user's erasure for token by inserting into a unique index;
+	// false when another run holds a claim younger than staleAfter (an older one is taken over).
+	ClaimRun(ctx context.Context, tenantID, userID, token string, now time.Time, staleAfter time.Duration) (bool, error)
+	// ReleaseRun ends the claim of token, if it still holds it.
+	ReleaseRun(ctx context.Context, tenantID, userID, token string) error
+}
+
+// LegalHolds lists a tenant's legal holds; *mongo.RetentionStore is the production one.
+type LegalHolds interface {
+	// Holds returns up to limit of the tenant's holds with ids after afterID ("" from the
+	// first), by id.
+	Holds(ctx context.Context, tenantID, afterID string, limit int) ([]retention.Hold, error)
 }
 
 // SubjectData deletes what the platform's own stores hold about a user. Every method is
@@ -116,6 +156,11 @@ type SubjectData interface {
 	DeleteProfile(ctx context.Context, tenantID, userID string) (int64, error)
 	// DeleteExportJobs deletes the user's GDPR export job documents.
 	DeleteExportJobs(ctx context.Context, tenantID, userID string) (int64, error)
+	// CountConsents counts the user's consent records (erasure keeps them).
+	CountConsents(ctx context.Context, tenantID, userID string) (int64, error)
+	// InvolvedIn reports whether the user is a member of, or sent a message in, one of the
+	// tenant's conversations with the ids.
+	InvolvedIn(ctx context.Context, tenantID, userID string, conversationIDs []string) (bool, error)
 }
 
 // KeyShredder destroys a user's own key; *keys.Service is the production one.
@@ -126,6 +171,20 @@ type KeyShredder interface {
 // ObjectDeleter deletes objects by key prefix; *s3.Store is the production one.
 type ObjectDeleter interface {
 	DeletePrefix(ctx context.Context, prefix string) (int, error)
+}
+
+// MediaEraser finds and deletes the media documents a user uploaded; *mongo.MediaStore is the
+// production one.
+type MediaEraser interface {
+	// MediaOfUploader returns every media the user uploaded.
+	MediaOfUploader(ctx context.Context, tenantID, userID string) ([]media.Media, error)
+	// DeleteMediaDocs deletes the tenant's media documents with the ids and returns how many.
+	DeleteMediaDocs(ctx context.Context, tenantID string, ids []string) (int, error)
+}
+
+// ObjectRemover deletes one object by key; *s3.Store is the production one.
+type ObjectRemover interface {
+	Delete(ctx context.Context, key string) error
 }
 
 // AuditTrail is the part of the audit trail an erasure uses; *audit.Service is the production one.
@@ -159,6 +218,40 @@ type Eraser struct {
 	// user's are under ExportPrefix + tenant + "/" + user + "/".
 	ExportPrefix string
 	Audit        AuditTrail
+	// Media finds the user's uploaded media; nil when the deployment stores none.
+	Media MediaEraser
+	// MediaObjects deletes media objects (the bucket); nil when no bucket is configured.
+	MediaObjects ObjectRemover
+	// Holds gives the tenant's legal holds; an erasure of a user they cover is refused.
+	Holds LegalHolds
+}
+
+// eraseMedia deletes the objects of the media the user uploaded, then their documents, and
+// returns how many media it deleted. An object is deleted before its document, so a retry after
+// a failure still finds the document and deletes the object again (a missing object is no error).
+func (e *Eraser) eraseMedia(ctx context.Context, tenantID, userID string) (int64, string, error) {
+	if e.Media == nil {
+		return 0, OutcomeNone, nil
+	}
+	ms, err := e.Media.MediaOfUploader(ctx, tenantID, userID)
+	if err != nil {
+		return 0, "", fmt.Errorf("find media: %w", err)
+	}
+	if len(ms) > 0 && e.MediaObjects == nil {
+		return 0, "", errors.New("delete media objects: no bucket configured")
+	}
+	mediaIDs := make([]string, 0, len(ms))
+	for _, m := range ms {
+		if err := e.MediaObjects.Delete(ctx, m.ObjectKey); err != nil {
+			return 0, "", fmt.Errorf("delete media object %s: %w", m.ID, err)
+		}
+		mediaIDs = append(mediaIDs, m.ID)
+	}
+	n, err := e.Media.DeleteMediaDocs(ctx, tenantID, mediaIDs)
+	if err != nil {
+		return 0, "", err
+	}
+	return int64(n), OutcomeDeleted, nil
 }
 
 // erasureOp names erasure requests in the scope of their idempotency keys.
@@ -168,7 +261,9 @@ const erasureOp = "gdpr_erasure"
 // themselves, a tenant admin for any user of the tenant (identity.ErrAdminRequired
 // otherwise); a user not in the tenant is identity.ErrUserNotFound. It returns the receipt and
 // created=true when this call finished the erasure, created=false when the user was erased
-// already. A run that stopped halfway is finished by the next request for the user.
+// already. A run that stopped halfway is finished by the next request for the user. A user
+// under a legal hold is refused with ErrUserHold or ErrConversationHold; while another run
+// works on the user, the request fails with ErrErasureInProgress.
 func (e *Eraser) Erase(ctx context.Context, caller edge.Identity, userID string, r idempotency.Request) (Erasure, bool, error) {
 	if userID == "" {
 		if caller.Actor != edge.ActorUser || caller.UserID == "" {
@@ -189,11 +284,37 @@ func (e *Eraser) Erase(ctx context.Context, caller edge.Identity, userID string,
 	case err == nil && held.Status == ErasureCompleted:
 		return held, false, nil
 	case err == nil:
-		// A run stopped halfway: finish it.
+		// A run stopped halfway: finish it, unless a hold came since.
 	case errors.Is(err, ErrErasureNotFound):
 		if _, err := e.GDPR.Users.UserByID(ctx, caller.TenantID, userID); err != nil {
 			return Erasure{}, false, fmt.Errorf("erase: %w", err)
 		}
+	default:
+		return Erasure{}, false, fmt.Errorf("erase: %w", err)
+	}
+	if err := e.checkHolds(ctx, caller.TenantID, userID); err != nil {
+		return Erasure{}, false, err
+	}
+
+	// One run at a time per user: concurrent runs would redo steps and, FerretDB updates not
+	// being atomic, lose each other's writes to the receipt.
+	token := ids.Random{}.New("run")
+	claimed, err := e.Store.ClaimRun(ctx, caller.TenantID, userID, token, e.GDPR.Clock.Now(), ErasureRunStale)
+	if err != nil {
+		return Erasure{}, false, fmt.Errorf("erase: %w", err)
+	}
+	if !claimed {
+		return Erasure{}, false, ErrErasureInProgress
+	}
+	defer func() { _ = e.Store.ReleaseRun(context.WithoutCancel(ctx), caller.TenantID, userID, token) }()
+
+	// Read again under the claim: a run that ended just before it may have finished the erasure.
+	held, err = e.Store.ErasureOfUser(ctx, caller.TenantID, userID)
+	switch {
+	case err == nil && held.Status == ErasureCompleted:
+		return held, false, nil
+	case err == nil:
+	case errors.Is(err, ErrErasureNotFound):
 		er := Erasure{ID: e.GDPR.IDs.New(ids.Erasure), TenantID: caller.TenantID, UserID: userID,
 			RequestedBy: actorOf(caller), RequestedAt: e.GDPR.Clock.Now()}
 		if r.Key != "" {
@@ -223,6 +344,42 @@ func (e *Eraser) Erase(ctx context.Context, caller edge.Identity, userID string,
 		return Erasure{}, false, fmt.Errorf("erase: %w", err)
 	}
 	return done, true, nil
+}
+
+// checkHolds refuses the erasure of a user under a legal hold (GDPR Art. 17(3)(e)): a hold on
+// the user, or on a conversation the user is a member of or sent messages in, whose messages
+// shredding the user's key would destroy.
+func (e *Eraser) checkHolds(ctx context.Context, tenantID, userID string) error {
+	if e.Holds == nil {
+		return errors.New("check legal holds: no hold store configured")
+	}
+	var conversations []string
+	for after := ""; ; {
+		hs, err := e.Holds.Holds(ctx, tenantID, after, retention.MaxHoldsLimit)
+		if err != nil {
+			return fmt.Errorf("check legal holds: %w", err)
+		}
+		for _, h := range hs {
+			switch {
+			case h.UserID == userID:
+				return ErrUserHold
+			case h.ConversationID != "":
+				conversations = append(conversations, h.ConversationID)
+			}
+		}
+		if len(hs) < retention.MaxHoldsLimit {
+			break
+		}
+		after = hs[len(hs)-1].ID
+	}
+	involved, err := e.Data.InvolvedIn(ctx, tenantID, userID, conversations)
+	if err != nil {
+		return fmt.Errorf("check legal holds: %w", err)
+	}
+	if involved {
+		return ErrConversationHold
+	}
+	return nil
 }
 
 // run does the steps the receipt does not record yet, in order, recording each when done.
@@ -294,18 +451,29 @@ func (e *Eraser) run(ctx context.Context, caller edge.Identity, er Erasure) erro
 			return err
 		}
 	}
-	// The product stores no media objects and has no search index yet.
-	// TODO: delete the user's media objects and search entries here once either exists;
-	// until then an erasure of a user with media would leave it behind.
-	for _, name := range []string{StepMedia, StepSearch} {
-		if todo(name) {
-			if err := record(name, 0, OutcomeNone); err != nil {
-				return err
-			}
+	if todo(StepMedia) {
+		n, outcome, err := e.eraseMedia(ctx, t, u)
+		if err != nil {
+			return err
+		}
+		if err := record(StepMedia, n, outcome); err != nil {
+			return err
+		}
+	}
+	// The product has no search index yet.
+	// TODO: delete the user's search entries here once a search index exists; until then
+	// there is nothing to delete.
+	if todo(StepSearch) {
+		if err := record(StepSearch, 0, OutcomeNone); err != nil {
+			return err
 		}
 	}
 	if todo(StepConsents) {
-		if err := record(StepConsents, 0, OutcomeKept); err != nil {
+		n, err := e.Data.CountConsents(ctx, t, u)
+		if err != nil {
+			return err
+		}
+		if err := record(StepConsents, n, OutcomeKept); err != nil {
 			return err
 		}
 	}
@@ -338,7 +506,7 @@ func (e *Eraser) appendRecord(ctx context.Context, caller edge.Identity, er Eras
 	if err != nil {
 		return fmt.Errorf("record erasure: %w", err)
 	}
-	actor := audit.Actor{Type: audit.ActorAPIKey, ID: "tenant_api_key"}
+	actor := audit.Actor{Type: audit.ActorAPIKey, ID: audit.APIKeyActorID}
 	if caller.Actor != edge.ActorAPIKey {
 		id, err := e.Audit.Pseudonym(ctx, er.TenantID, caller.UserID)
 		if err != nil {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -17,6 +18,7 @@ import (
 	"caas.dev/shared/identity"
 	"caas.dev/shared/ids"
 	"caas.dev/shared/keys"
+	"caas.dev/shared/media"
 	"caas.dev/shared/mongo"
 	"caas.dev/shared/s3"
 )
@@ -71,7 +73,8 @@ func newErasureFixture(t *testing.T) *erasureFixture {
 		Keys: mongo.NewIdempotencyKeys(db), Clock: clock.System{}, IDs: ids.Random{}}
 	f := &erasureFixture{db: db, ks: ks, trail: trail, objects: objects, prefix: prefix,
 		e: &gdpr.Eraser{GDPR: svc, Store: mongo.NewErasureStore(db), Data: mongo.NewErasureStore(db),
-			Keys: ks, Objects: objects, ExportPrefix: prefix, Audit: trail}}
+			Keys: ks, Objects: objects, ExportPrefix: prefix, Audit: trail,
+			Media: mongo.NewMediaStore(db), MediaObjects: objects, Holds: db.Retention()}}
 	mk := func(tenantID, name, role string) edge.Identity {
 		u := identity.User{ID: ids.Random{}.New(ids.User), TenantID: tenantID, Email: name + "@example.com",
 			DisplayName: name, PasswordHash: "argon2id$secret", Role: role, CreatedAt: time.Now()}
@@ -113,7 +116,37 @@ func (f *erasureFixture) login(t *testing.T, u edge.Identity) (string, string) {
 	if err := f.objects.Put(ctx, key, bytes.NewReader(body), int64(len(body)), "application/zip"); err != nil {
 		t.Fatal(err)
 	}
+	f.attach(t, u)
 	return sid, hash
+}
+
+// attach stores a ready media uploaded by the user, its object under the test's prefix.
+func (f *erasureFixture) attach(t *testing.T, u edge.Identity) media.Media {
+	t.Helper()
+	m := media.Media{ID: ids.Random{}.New(ids.Media), TenantID: u.TenantID, ConversationID: ids.Random{}.New(ids.Conversation),
+		UploaderID: u.UserID, Filename: "f.txt", ContentType: "text/plain", Size: 3, Status: media.StatusReady, CreatedAt: time.Now()}
+	m.ObjectKey = f.prefix + "media/" + u.UserID + "/" + m.ID
+	if err := f.objects.Put(t.Context(), m.ObjectKey, bytes.NewReader([]byte("abc")), 3, "text/plain"); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := mongo.NewMediaStore(f.db).InsertMedia(t.Context(), m); err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// mediaLeft returns how many media documents and media objects of the user remain.
+func (f *erasureFixture) mediaLeft(t *testing.T, u edge.Identity) (docs, objects int) {
+	t.Helper()
+	ms, err := mongo.NewMediaStore(f.db).MediaOfUploader(t.Context(), u.TenantID, u.UserID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	objs, err := f.objects.List(t.Context(), f.prefix+"media/"+u.UserID+"/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(ms), len(objs)
 }
 
 func (f *erasureFixture) objectCount(t *testing.T, u edge.Identity) int {
@@ -158,7 +191,7 @@ func TestEraseUser(t *testing.T) {
 		gdpr.StepSessions: {1, gdpr.OutcomeEnded}, gdpr.StepRefreshTokens: {1, gdpr.OutcomeDeleted},
 		gdpr.StepMFA: {3, gdpr.OutcomeDeleted}, gdpr.StepProfile: {1, gdpr.OutcomeDeleted},
 		gdpr.StepKey: {1, gdpr.OutcomeShredded}, gdpr.StepExportArchives: {1, gdpr.OutcomeDeleted},
-		gdpr.StepExportJobs: {0, gdpr.OutcomeDeleted}, gdpr.StepMedia: {0, gdpr.OutcomeNone},
+		gdpr.StepExportJobs: {0, gdpr.OutcomeDeleted}, gdpr.StepMedia: {1, gdpr.OutcomeDeleted},
 		gdpr.StepSearch: {0, gdpr.OutcomeNone}, gdpr.StepConsents: {0, gdpr.OutcomeKept},
 		gdpr.StepAuditRecord: {1, gdpr.OutcomeAppended},
 	}
@@ -205,10 +238,10 @@ func TestEraseUser(t *testing.T) {
 	if _, err := f.trail.ResolvePseudonym(ctx, "ten_a", annPseudonym); !errors.Is(err, audit.ErrNotFound) {
 		t.Errorf("resolve the erased user's pseudonym: %v", err)
 	}
-	// Records about ann appended later (her requests still on the audit topic) name her by
-	// the same pseudonym, and store no link again.
-	if p, err := f.trail.Pseudonym(ctx, "ten_a", f.ann.UserID); err != nil || p != annPseudonym {
-		t.Errorf("pseudonym after erasure = %q, %v; want %q", p, err, annPseudonym)
+	// Records about ann appended later (her requests still on the audit topic) name her by a
+	// fresh pseudonym each, never the old one, and store no link again.
+	if p, err := f.trail.Pseudonym(ctx, "ten_a", f.ann.UserID); err != nil || p == annPseudonym || !strings.HasPrefix(p, audit.PseudonymPrefix) {
+		t.Errorf("pseudonym after erasure = %q, %v; want a fresh one, not %q", p, err, annPseudonym)
 	}
 	if _, err := f.trail.ResolvePseudonym(ctx, "ten_a", annPseudonym); !errors.Is(err, audit.ErrNotFound) {
 		t.Errorf("resolve the erased user's pseudonym after a later record: %v", err)
@@ -238,6 +271,12 @@ func TestEraseUser(t *testing.T) {
 	}
 	if n := f.objectCount(t, f.bob); n != 1 {
 		t.Errorf("bob has %d export archives, want 1", n)
+	}
+	if docs, objs := f.mediaLeft(t, f.ann); docs != 0 || objs != 0 {
+		t.Errorf("ann's media after erasure: %d documents, %d objects", docs, objs)
+	}
+	if docs, objs := f.mediaLeft(t, f.bob); docs != 1 || objs != 1 {
+		t.Errorf("bob's media after ann's erasure: %d documents, %d objects, want 1 and 1", docs, objs)
 	}
 
 	// A repeat answers the same receipt; so does a read.

@@ -14,6 +14,7 @@ import (
 	"caas.dev/shared/idempotency"
 	"caas.dev/shared/identity"
 	"caas.dev/shared/ids"
+	"caas.dev/shared/media"
 )
 
 // Statuses of an export job.
@@ -60,6 +61,14 @@ const (
 
 // ErrExportNotFound: no export with this id in the caller's tenant.
 var ErrExportNotFound = fault.New(fault.NotFound, "export_not_found", "no export with this id")
+
+// ErrExportInProgress: another export of the user was starting at the same moment and could
+// not be read yet; a retry answers it.
+var ErrExportInProgress = fault.New(fault.Conflict, "export_in_progress",
+	"another export of this user is starting; retry in a moment")
+
+// startAttempts bounds how often StartExport replaces a stale in-flight marker before giving up.
+const startAttempts = 3
 
 // Export is one export job: a request for a copy of a user's data (GDPR Art. 15 and 20).
 type Export struct {
@@ -108,6 +117,14 @@ type ExportStore interface {
 	// ExpiredExports returns up to limit ready exports of every tenant whose ExpiresAt is not
 	// after now.
 	ExpiredExports(ctx context.Context, now time.Time, limit int) ([]Export, error)
+	// MarkInFlight inserts the user's in-flight marker naming exportID into a unique index and
+	// returns the export the marker names: exportID when the insert won (or the marker named
+	// it already), else the export of the marker that exists.
+	MarkInFlight(ctx context.Context, tenantID, userID, exportID string) (string, error)
+	// ClearInFlight deletes the user's in-flight marker if it still names exportID.
+	ClearInFlight(ctx context.Context, tenantID, userID, exportID string) error
+	// WithdrawExport deletes a job that was stored but lost the in-flight marker.
+	WithdrawExport(ctx context.Context, tenantID, id string) error
 }
 
 // ExportSource reads the data of one user that an export holds, besides the profile and
@@ -123,6 +140,12 @@ type ExportSource interface {
 	// AuditRecords returns up to limit records with seq above afterSeq whose actor id is
 	// pseudonym or whose resource contains it, by seq.
 	AuditRecords(ctx context.Context, tenantID, pseudonym string, afterSeq int64, limit int) ([]audit.Record, error)
+}
+
+// MediaLister lists the media a user uploaded. *mongo.MediaStore is one.
+type MediaLister interface {
+	// MediaOfUploader returns every media the user uploaded, oldest first.
+	MediaOfUploader(ctx context.Context, tenantID, userID string) ([]media.Media, error)
 }
 
 // BodyOpener opens message bodies sealed under their sender's key. *keys.Service is one.
@@ -173,6 +196,8 @@ type Exporter struct {
 	ObjectPrefix string
 	// Queue may be nil: the schedule then builds every job.
 	Queue ExportQueue
+	// Media lists the media the user uploaded, for media.json; nil exports none.
+	Media MediaLister
 	// Retention returns the retention periods of the tenant; nil gives DefaultRetention.
 	Retention func(ctx context.Context, tenantID string) ([]RetentionStatement, error)
 	// Processors are the deployment's backends; nil gives DefaultProcessors.
@@ -193,6 +218,12 @@ const startExportOp = "gdpr_export"
 // StartExport checks that caller may act for the user, stores a pending export job and hands
 // it to the workers. With a key in r, a repeat of the same request returns the first job
 // (created=false). A failed hand-over is logged, not returned: the schedule builds the job.
+//
+// A user has at most one export pending or running: while one is, StartExport returns it
+// (created=false) and starts nothing. Without atomic updates this is settled by inserting the
+// user's in-flight marker, which names a job already stored, into a unique index: the job of
+// the request that lost is withdrawn (deleted) before anyone was told of it. A marker whose
+// export is no longer pending or running (or is gone) is stale and replaced.
 func (x *Exporter) StartExport(ctx context.Context, caller edge.Identity, in ExportRequest, r idempotency.Request) (Export, bool, error) {
 	if in.UserID == "" && caller.Actor == edge.ActorAPIKey {
 		return Export{}, false, edge.Missing("user_id")
@@ -216,6 +247,15 @@ func (x *Exporter) StartExport(ctx context.Context, caller edge.Identity, in Exp
 	if err != nil {
 		return Export{}, false, fmt.Errorf("start export: %w", err)
 	}
+	if created {
+		other, busy, err := x.claimInFlight(ctx, stored)
+		if err != nil || busy {
+			if werr := x.Exports.WithdrawExport(context.WithoutCancel(ctx), stored.TenantID, stored.ID); werr != nil {
+				return Export{}, false, fmt.Errorf("withdraw export: %w", werr)
+			}
+			return other, false, err
+		}
+	}
 	if stored.Status == ExportPending && x.Queue != nil {
 		if err := x.Queue.EnqueueExport(ctx, stored.TenantID, stored.ID); err != nil {
 			edge.Logger(ctx).WarnContext(ctx, "export job not published; the schedule will build it",
@@ -223,6 +263,31 @@ func (x *Exporter) StartExport(ctx context.Context, caller edge.Identity, in Exp
 		}
 	}
 	return stored, created, nil
+}
+
+// claimInFlight makes e the user's in-flight export, or returns the user's export that is
+// pending or running (busy=true).
+func (x *Exporter) claimInFlight(ctx context.Context, e Export) (Export, bool, error) {
+	for i := 0; i < startAttempts; i++ {
+		holder, err := x.Exports.MarkInFlight(ctx, e.TenantID, e.UserID, e.ID)
+		if err != nil {
+			return Export{}, false, fmt.Errorf("start export: %w", err)
+		}
+		if holder == e.ID {
+			return Export{}, false, nil
+		}
+		other, err := x.Exports.Export(ctx, e.TenantID, holder)
+		if err == nil && (other.Status == ExportPending || other.Status == ExportRunning) {
+			return other, true, nil
+		}
+		if err != nil && !errors.Is(err, ErrExportNotFound) {
+			return Export{}, false, fmt.Errorf("start export: %w", err)
+		}
+		if err := x.Exports.ClearInFlight(ctx, e.TenantID, e.UserID, holder); err != nil {
+			return Export{}, false, fmt.Errorf("start export: %w", err)
+		}
+	}
+	return Export{}, false, ErrExportInProgress
 }
 
 // ExportView is an export as its requester sees it: the job and, when ready, a download link.

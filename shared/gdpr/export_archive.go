@@ -9,7 +9,9 @@ import (
 	"io"
 	"os"
 	"strings"
+	"time"
 
+	"caas.dev/shared/audit"
 	"caas.dev/shared/chat"
 	"caas.dev/shared/identity"
 	"caas.dev/shared/keys"
@@ -25,8 +27,9 @@ const (
 	BodyUndecryptable = "undecryptable"
 )
 
-// MediaStatement is what media.json says while the product stores no media.
-const MediaStatement = "This service stores no media (files, images, audio or video); there are no media references to export."
+// MediaStatement is what media.json says of its items.
+const MediaStatement = "The files you attached to conversations, as references: their bytes are not in this archive; " +
+	"a member of the conversation downloads a ready file with GET /v1/media/{id}."
 
 // build writes e's archive to a temporary file, then stores it under x.ObjectKey(e). It returns
 // the counts of each file, or the problem code and error of a failure. The archive's content
@@ -68,7 +71,10 @@ func (x *Exporter) build(ctx context.Context, e Export) (map[string]int, string,
 }
 
 // writeArchive writes every file of the archive to zw and returns their counts.
+// Every file of the archive is dated with the time the build started, which the manifest
+// states as generated_at.
 func (x *Exporter) writeArchive(ctx context.Context, zw *zip.Writer, e Export, u identity.User) (map[string]int, error) {
+	at := x.Clock.Now().UTC()
 	counts := map[string]int{}
 	steps := []struct {
 		name  string
@@ -80,13 +86,13 @@ func (x *Exporter) writeArchive(ctx context.Context, zw *zip.Writer, e Export, u
 		{"consents.json", x.writeConsents},
 		{"audit.json", x.writeAudit},
 	}
-	if err := writeJSONFile(zw, "profile.json", profileJSON{ID: u.ID, Email: u.Email, DisplayName: u.DisplayName,
+	if err := writeJSONFile(zw, "profile.json", at, profileJSON{ID: u.ID, Email: u.Email, DisplayName: u.DisplayName,
 		Role: identity.RoleOf(u), CreatedAt: timeJSON(u.CreatedAt)}); err != nil {
 		return nil, err
 	}
 	counts["profile"] = 1
 	for _, s := range steps {
-		w, err := zw.Create(s.name)
+		w, err := createEntry(zw, s.name, at)
 		if err != nil {
 			return nil, fmt.Errorf("write %s: %w", s.name, err)
 		}
@@ -99,21 +105,25 @@ func (x *Exporter) writeArchive(ctx context.Context, zw *zip.Writer, e Export, u
 		}
 		counts[strings.TrimSuffix(s.name, ".json")] = l.n
 	}
-	if err := writeJSONFile(zw, "media.json", mediaJSON{Items: []any{}, Statement: MediaStatement}); err != nil {
+	items, err := x.mediaItems(ctx, e)
+	if err != nil {
+		return nil, fmt.Errorf("write media.json: %w", err)
+	}
+	if err := writeJSONFile(zw, "media.json", at, mediaJSON{Items: items, Statement: MediaStatement}); err != nil {
 		return nil, err
 	}
-	counts["media"] = 0
+	counts["media"] = len(items)
 	info, err := x.information(ctx, e.TenantID)
 	if err != nil {
 		return nil, err
 	}
-	if err := writeJSONFile(zw, "information.json", info); err != nil {
+	if err := writeJSONFile(zw, "information.json", at, info); err != nil {
 		return nil, err
 	}
 	counts["information"] = 1
 	m := manifestJSON{Format: "caas.gdpr.export.v1", ExportID: e.ID, TenantID: e.TenantID, UserID: e.UserID,
-		RequestedAt: timeJSON(e.CreatedAt), GeneratedAt: timeJSON(x.Clock.Now()), Counts: counts}
-	if err := writeJSONFile(zw, "manifest.json", m); err != nil {
+		RequestedAt: timeJSON(e.CreatedAt), GeneratedAt: timeJSON(at), Counts: counts}
+	if err := writeJSONFile(zw, "manifest.json", at, m); err != nil {
 		return nil, err
 	}
 	return counts, nil
@@ -221,9 +231,7 @@ func (x *Exporter) writeAudit(ctx context.Context, l *jsonList, e Export) error 
 			return err
 		}
 		for _, r := range page {
-			if err := l.add(auditJSON{Seq: r.Seq, ID: r.ID, Time: timeJSON(r.Time), ActorType: r.Actor.Type,
-				ActorID: r.Actor.ID, Action: r.Action, Resource: r.Resource, Outcome: r.Outcome, Status: r.Status,
-				IP: r.IP, UserAgent: r.UserAgent, RequestID: r.RequestID, Details: r.Details}); err != nil {
+			if err := l.add(audit.RecordJSON(r)); err != nil {
 				return err
 			}
 		}
@@ -232,6 +240,12 @@ func (x *Exporter) writeAudit(ctx context.Context, l *jsonList, e Export) error 
 		}
 		after = page[len(page)-1].Seq
 	}
+}
+
+// createEntry starts a compressed file of the archive dated modified (zip.Writer.Create leaves
+// the date empty, which unzip shows as 1980-00-00).
+func createEntry(zw *zip.Writer, name string, modified time.Time) (io.Writer, error) {
+	return zw.CreateHeader(&zip.FileHeader{Name: name, Method: zip.Deflate, Modified: modified.UTC()})
 }
 
 // jsonList streams a JSON array: one element at a time, never the whole list in memory.
@@ -268,8 +282,8 @@ func (l *jsonList) close() error {
 	return err
 }
 
-func writeJSONFile(zw *zip.Writer, name string, v any) error {
-	w, err := zw.Create(name)
+func writeJSONFile(zw *zip.Writer, name string, modified time.Time, v any) error {
+	w, err := createEntry(zw, name, modified)
 	if err != nil {
 		return fmt.Errorf("write %s: %w", name, err)
 	}
@@ -309,25 +323,37 @@ type messageJSON struct {
 	BodyStatus     string `json:"body_status"`
 }
 
-type auditJSON struct {
-	Seq       int64             `json:"seq"`
-	ID        string            `json:"id"`
-	Time      string            `json:"time"`
-	ActorType string            `json:"actor_type"`
-	ActorID   string            `json:"actor_id"`
-	Action    string            `json:"action"`
-	Resource  string            `json:"resource"`
-	Outcome   string            `json:"outcome"`
-	Status    int               `json:"status"`
-	IP        string            `json:"ip"`
-	UserAgent string            `json:"user_agent"`
-	RequestID string            `json:"request_id"`
-	Details   map[string]string `json:"details,omitempty"`
+type mediaJSON struct {
+	Items     []mediaItemJSON `json:"items"`
+	Statement string          `json:"statement"`
 }
 
-type mediaJSON struct {
-	Items     []any  `json:"items"`
-	Statement string `json:"statement"`
+// mediaItemJSON is a reference to a file the user uploaded, not its bytes.
+type mediaItemJSON struct {
+	ID             string `json:"id"`
+	ConversationID string `json:"conversation_id"`
+	Filename       string `json:"filename"`
+	ContentType    string `json:"content_type"`
+	Size           int64  `json:"size"`
+	CreatedAt      string `json:"created_at"`
+	Status         string `json:"status"`
+}
+
+// mediaItems lists the media the user uploaded, oldest first; none without a media store.
+func (x *Exporter) mediaItems(ctx context.Context, e Export) ([]mediaItemJSON, error) {
+	items := []mediaItemJSON{}
+	if x.Media == nil {
+		return items, nil
+	}
+	ms, err := x.Media.MediaOfUploader(ctx, e.TenantID, e.UserID)
+	if err != nil {
+		return nil, err
+	}
+	for _, m := range ms {
+		items = append(items, mediaItemJSON{ID: m.ID, ConversationID: m.ConversationID, Filename: m.Filename,
+			ContentType: m.ContentType, Size: m.Size, CreatedAt: timeJSON(m.CreatedAt), Status: m.Status})
+	}
+	return items, nil
 }
 
 type manifestJSON struct {
@@ -359,9 +385,10 @@ var DefaultRetention = []RetentionStatement{
 	{Category: "profile", Period: "kept while the account exists; deleted on erasure"},
 	{Category: "sessions", Period: "kept while the account exists; deleted on erasure"},
 	{Category: "messages", Period: "kept while the conversation exists, unless the tenant's retention policy sets a shorter period; bodies are destroyed on erasure"},
-	{Category: "consents", Period: "kept while the account exists, as proof of consent; deleted on erasure"},
+	{Category: "consents", Period: "kept as the proof that processing was lawful (Art. 7(1)), also after erasure, when they name you only by a random user id that nothing links to you any more"},
 	{Category: "audit", Period: "kept as the tenant's tamper-evident audit trail; the link from the pseudonym to the user is deleted on erasure"},
 	{Category: "exports", Period: "an export archive is deleted 7 days after it is built"},
+	{Category: "media", Period: "kept while the conversation exists, unless the tenant's retention policy sets a shorter period; deleted on erasure"},
 }
 
 // DefaultProcessors are the backends of a deployment as recipients of the data.
@@ -369,7 +396,7 @@ var DefaultProcessors = []Processor{
 	{Name: "MongoDB (FerretDB)", Purpose: "stores profiles, sessions, conversations, messages (encrypted), consents and audit records"},
 	{Name: "Redis", Purpose: "holds presence and rate-limit counters"},
 	{Name: "Kafka", Purpose: "carries message and job events (ids only, bodies encrypted)"},
-	{Name: "S3 object storage", Purpose: "stores audit checkpoints and export archives"},
+	{Name: "S3 object storage", Purpose: "stores audit checkpoints, export archives and the files attached to conversations"},
 	{Name: "Key management service", Purpose: "protects the encryption keys of message bodies"},
 	{Name: "AWS Lambda and API Gateway", Purpose: "run the service and carry its requests"},
 }
@@ -401,6 +428,7 @@ func (x *Exporter) information(ctx context.Context, tenantID string) (informatio
 			"session data (times, IP addresses, user agents)",
 			"conversation memberships",
 			"content of messages you sent",
+			"files you attached to conversations (name, type, size and content)",
 			"consent records",
 			"audit records of requests you made (under a pseudonym)",
 		},

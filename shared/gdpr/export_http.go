@@ -48,9 +48,10 @@ func toExportJSON(e Export, status string) exportJSON {
 		CompletedAt: optTime(e.CompletedAt), ExpiresAt: optTime(e.ExpiresAt)}
 }
 
-// StartExport serves POST /v1/gdpr/exports with {"user_id"?}: 202 with the pending job. With
-// an Idempotency-Key header a repeat of the same request answers 202 with the first job and
-// starts nothing; a different request with the key gets 409 idempotency_conflict.
+// StartExport serves POST /v1/gdpr/exports with {"user_id"?}: 202 with the pending job. While
+// an export of the user is pending or running it answers 200 with that job and starts nothing;
+// with an Idempotency-Key header a repeat of the same request answers 200 with the first job;
+// a different request with the key gets 409 idempotency_conflict.
 func (h *ExportHandlers) StartExport(ctx context.Context, req *edge.Request) (*edge.Response, error) {
 	caller, err := edge.RequireCaller(ctx)
 	if err != nil {
@@ -64,11 +65,15 @@ func (h *ExportHandlers) StartExport(ctx context.Context, req *edge.Request) (*e
 	if err != nil {
 		return nil, err
 	}
-	e, _, err := h.x.StartExport(ctx, caller, in, retry)
+	e, created, err := h.x.StartExport(ctx, caller, in, retry)
 	if err != nil {
 		return nil, err
 	}
-	return edge.JSON(http.StatusAccepted, toExportJSON(e, e.StatusAt(h.x.Clock.Now())))
+	status := http.StatusOK
+	if created {
+		status = http.StatusAccepted
+	}
+	return edge.JSON(status, toExportJSON(e, e.StatusAt(h.x.Clock.Now())))
 }
 
 // GetExport serves GET /v1/gdpr/exports/{id}: the job's status, times and counts and, while

@@ -30,6 +30,7 @@ import (
 	"caas.dev/shared/ids"
 	"caas.dev/shared/kafka"
 	"caas.dev/shared/keys"
+	"caas.dev/shared/media"
 	"caas.dev/shared/mongo"
 	"caas.dev/shared/s3"
 )
@@ -83,7 +84,8 @@ func newExportFixture(t *testing.T) *exportFixture {
 	svc := &gdpr.Service{Consents: mongo.NewConsentStore(db), Users: db.Users(), Profiles: db.Users(),
 		Keys: mongo.NewIdempotencyKeys(db), Clock: f.clk, IDs: ids.Random{}}
 	f.x = &gdpr.Exporter{Service: svc, Exports: mongo.NewExportStore(db), Source: mongo.NewExportSource(db),
-		Bodies: ks, Audit: trail, Archives: store, ObjectPrefix: backendtest.Prefix(t) + mongo.ExportObjectPrefix}
+		Bodies: ks, Audit: trail, Archives: store, ObjectPrefix: backendtest.Prefix(t) + mongo.ExportObjectPrefix,
+		Media: mongo.NewMediaStore(db)}
 	mk := func(tenantID, name, role string) edge.Identity {
 		u := identity.User{ID: ids.Random{}.New(ids.User), TenantID: tenantID, Email: name + "@example.com",
 			DisplayName: name, PasswordHash: "x", Role: role, CreatedAt: f.clk.Now()}
@@ -164,6 +166,22 @@ func TestExportBuildsEveryCategory(t *testing.T) {
 	f.send(t, convs[0], f.ann.UserID, "hello bob")
 	f.send(t, convs[1], f.ann.UserID, "hello all")
 	f.send(t, convs[1], f.bob.UserID, "bob's secret")
+	mediaStore := mongo.NewMediaStore(f.db)
+	var annMedia media.Media
+	for _, m := range []media.Media{
+		{ID: ids.Random{}.New(ids.Media), TenantID: "ten_a", ConversationID: convs[1], UploaderID: f.ann.UserID,
+			Filename: "plan.pdf", ContentType: "application/pdf", Size: 42, Status: media.StatusReady, CreatedAt: f.clk.Now()},
+		{ID: ids.Random{}.New(ids.Media), TenantID: "ten_a", ConversationID: convs[1], UploaderID: f.bob.UserID,
+			Filename: "bob-secret.png", ContentType: "image/png", Size: 7, Status: media.StatusReady, CreatedAt: f.clk.Now()},
+	} {
+		m.ObjectKey = media.ObjectKey(m.TenantID, m.ConversationID, m.ID)
+		if _, _, err := mediaStore.InsertMedia(ctx, m); err != nil {
+			t.Fatal(err)
+		}
+		if m.UploaderID == f.ann.UserID {
+			annMedia = m
+		}
+	}
 	for i := 0; i < 2; i++ {
 		if err := f.db.Sessions().CreateSession(ctx, identity.Session{ID: ids.Random{}.New(ids.User), TenantID: "ten_a",
 			UserID: f.ann.UserID, RefreshHash: "h" + string(rune('a'+i)), CreatedAt: f.clk.Now(), IP: "203.0.113.9", UserAgent: "ua"}); err != nil {
@@ -245,8 +263,14 @@ func TestExportBuildsEveryCategory(t *testing.T) {
 		ConversationID string `json:"conversation_id"`
 		BodyStatus     string `json:"body_status"`
 	}
-	var media struct {
-		Items     []any
+	var mediaFile struct {
+		Items []struct {
+			ID, Filename, Status string
+			ConversationID       string `json:"conversation_id"`
+			ContentType          string `json:"content_type"`
+			Size                 int64
+			CreatedAt            string `json:"created_at"`
+		}
 		Statement string
 	}
 	var consents []struct {
@@ -255,7 +279,7 @@ func TestExportBuildsEveryCategory(t *testing.T) {
 	}
 	var records []struct {
 		ID       string
-		ActorID  string `json:"actor_id"`
+		Actor    struct{ ID string }
 		Resource string
 	}
 	var info struct {
@@ -269,7 +293,7 @@ func TestExportBuildsEveryCategory(t *testing.T) {
 		Counts   map[string]int `json:"counts"`
 	}
 	for name, v := range map[string]any{"profile.json": &profile, "sessions.json": &sessions, "conversations.json": &conversations,
-		"messages.json": &messages, "media.json": &media, "consents.json": &consents, "audit.json": &records,
+		"messages.json": &messages, "media.json": &mediaFile, "consents.json": &consents, "audit.json": &records,
 		"information.json": &info, "manifest.json": &manifest} {
 		if err := json.Unmarshal(files[name], v); err != nil {
 			t.Fatalf("%s: %v", name, err)
@@ -297,21 +321,56 @@ func TestExportBuildsEveryCategory(t *testing.T) {
 	if strings.Contains(string(data), "bob's secret") || bytes.Contains(data, []byte(pBob)) {
 		t.Fatal("the archive holds another user's data")
 	}
-	if len(media.Items) != 0 || media.Statement == "" {
-		t.Fatalf("media %+v", media)
+	if len(mediaFile.Items) != 1 || mediaFile.Statement == "" {
+		t.Fatalf("media %+v", mediaFile)
+	}
+	if it := mediaFile.Items[0]; it.ID != annMedia.ID || it.ConversationID != convs[1] || it.Filename != "plan.pdf" ||
+		it.ContentType != "application/pdf" || it.Size != 42 || it.Status != media.StatusReady || it.CreatedAt == "" {
+		t.Fatalf("media item %+v", it)
+	}
+	if strings.Contains(string(files["media.json"]), "bob-secret.png") {
+		t.Fatal("the archive lists another user's media")
 	}
 	if len(consents) != 2 || consents[0].Granted || !consents[1].Granted {
 		t.Fatalf("consents %+v", consents)
 	}
-	if len(records) != 2 || records[0].ID != "r1" || records[0].ActorID != pAnn || records[1].ID != "r2" {
+	if len(records) != 2 || records[0].ID != "r1" || records[0].Actor.ID != pAnn || records[1].ID != "r2" {
 		t.Fatalf("audit %+v", records)
+	}
+	// Each record is written as GET /v1/audit/events answers it, seq and hashes included.
+	var rawRecords []json.RawMessage
+	if err := json.Unmarshal(files["audit.json"], &rawRecords); err != nil {
+		t.Fatal(err)
+	}
+	chain, _, err := f.trail.Query(ctx, "ten_a", audit.Filter{}, "", 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, raw := range rawRecords {
+		var id struct{ ID, Hash string }
+		_ = json.Unmarshal(raw, &id)
+		found := false
+		for _, r := range chain {
+			if r.ID == id.ID {
+				want, _ := json.Marshal(audit.RecordJSON(r))
+				var got bytes.Buffer
+				_ = json.Compact(&got, raw)
+				found = got.String() == string(want) && r.Hash != "" && id.Hash == r.Hash
+				if !found {
+					t.Errorf("audit.json record %s:\n got %s\nwant %s", id.ID, got.String(), want)
+				}
+			}
+		}
+		if !found {
+			t.Errorf("audit.json record %s not in the chain as the API shows it", id.ID)
+		}
 	}
 	if len(info.Purposes) == 0 || len(info.Categories) == 0 || len(info.Retention) == 0 || len(info.Recipients) == 0 ||
 		info.Source == "" || len(info.Rights) < 6 {
 		t.Fatalf("information %+v", info)
 	}
 	if manifest.ExportID != e.ID || manifest.Counts["messages"] != 2 || manifest.Counts["audit"] != 2 ||
-		manifest.Counts["consents"] != 2 || manifest.Counts["sessions"] != 2 {
+		manifest.Counts["consents"] != 2 || manifest.Counts["sessions"] != 2 || manifest.Counts["media"] != 1 {
 		t.Fatalf("manifest %+v", manifest)
 	}
 

@@ -22,7 +22,16 @@ type ErasureStore struct {
 	sessions *SessionStore
 	mfa      *MFAStore
 	exports  *mongo.Collection
+	runs     *mongo.Collection
+	consents *mongo.Collection
+	members  *mongo.Collection
+	messages *mongo.Collection
 }
+
+// erasureRunsCollection holds the claims of running erasures, in caas_compliance: one document
+// per (tenant, user) while a run works on the user, keyed by _id so that the insert settles
+// concurrent requests.
+const erasureRunsCollection = "gdpr_erasure_runs"
 
 var (
 	_ gdpr.ErasureStore = (*ErasureStore)(nil)
@@ -37,6 +46,10 @@ func NewErasureStore(c *Client) *ErasureStore {
 		sessions: c.Sessions(),
 		mfa:      c.MFA(),
 		exports:  c.compliance.Collection(ExportsCollection),
+		runs:     c.compliance.Collection(erasureRunsCollection),
+		consents: c.compliance.Collection(ConsentsCollection),
+		members:  c.platform.Collection(membersColl),
+		messages: c.platform.Collection(messagesColl),
 	}
 }
 
@@ -117,10 +130,62 @@ func (s *ErasureStore) ErasureOfUser(ctx context.Context, tenantID, userID strin
 	return s.findErasure(ctx, bson.D{{Key: "tenant_id", Value: tenantID}, {Key: "user_id", Value: userID}})
 }
 
-// RecordStep implements gdpr.ErasureStore. One field of one document is set: no uniqueness is
-// at stake, so a plain update is safe on FerretDB.
+// erasureRunDoc claims the run of a user's erasure.
+type erasureRunDoc struct {
+	ID        string    `bson:"_id"` // tenant_id|user_id
+	TenantID  string    `bson:"tenant_id"`
+	UserID    string    `bson:"user_id"`
+	Token     string    `bson:"token"`
+	ClaimedAt time.Time `bson:"claimed_at"`
+}
+
+// ClaimRun implements gdpr.ErasureStore: the insert into the _id index decides. A claim older
+// than staleAfter (its run died) is deleted, matched by its token so that a newer claim is
+// never deleted, and the insert is tried once more.
+func (s *ErasureStore) ClaimRun(ctx context.Context, tenantID, userID, token string, now time.Time, staleAfter time.Duration) (bool, error) {
+	d := erasureRunDoc{ID: tenantID + "|" + userID, TenantID: tenantID, UserID: userID, Token: token,
+		ClaimedAt: now.UTC().Truncate(time.Millisecond)}
+	for attempt := 0; ; attempt++ {
+		_, err := s.runs.InsertOne(ctx, d)
+		if err == nil {
+			return true, nil
+		}
+		if !isDuplicateKey(err) {
+			return false, fmt.Errorf("claim erasure run: %w", err)
+		}
+		if attempt > 0 {
+			return false, nil
+		}
+		var held erasureRunDoc
+		err = s.runs.FindOne(ctx, bson.D{{Key: "_id", Value: d.ID}}).Decode(&held)
+		if errors.Is(err, mongo.ErrNoDocuments) {
+			continue
+		}
+		if err != nil {
+			return false, fmt.Errorf("read erasure run: %w", err)
+		}
+		if now.Sub(held.ClaimedAt) < staleAfter {
+			return false, nil
+		}
+		if _, err := s.runs.DeleteOne(ctx, bson.D{{Key: "_id", Value: d.ID}, {Key: "token", Value: held.Token}}); err != nil {
+			return false, fmt.Errorf("take over erasure run: %w", err)
+		}
+	}
+}
+
+// ReleaseRun implements gdpr.ErasureStore: it deletes the claim if it still has the token.
+func (s *ErasureStore) ReleaseRun(ctx context.Context, tenantID, userID, token string) error {
+	if _, err := s.runs.DeleteOne(ctx, bson.D{{Key: "_id", Value: tenantID + "|" + userID}, {Key: "token", Value: token}}); err != nil {
+		return fmt.Errorf("release erasure run: %w", err)
+	}
+	return nil
+}
+
+// RecordStep implements gdpr.ErasureStore. One field of one document is set, and only when the
+// step is not recorded yet: a step once recorded keeps its counts.
 func (s *ErasureStore) RecordStep(ctx context.Context, tenantID, id string, st gdpr.ErasureStep) error {
-	_, err := s.receipts.UpdateOne(ctx, bson.D{{Key: "_id", Value: id}, {Key: "tenant_id", Value: tenantID}},
+	_, err := s.receipts.UpdateOne(ctx, bson.D{{Key: "_id", Value: id}, {Key: "tenant_id", Value: tenantID},
+		{Key: "steps." + st.Name, Value: bson.D{{Key: "$exists", Value: false}}}},
 		bson.D{{Key: "$set", Value: bson.D{{Key: "steps." + st.Name, Value: erasureStepDoc{
 			Count: st.Count, Outcome: st.Outcome, At: st.At.UTC().Truncate(time.Millisecond)}}}}})
 	if err != nil {
@@ -212,7 +277,11 @@ func (s *ErasureStore) DeleteProfile(ctx context.Context, tenantID, userID strin
 }
 
 // DeleteExportJobs implements gdpr.SubjectData.
+// The user's in-flight marker goes first and is not counted: the receipt counts export jobs.
 func (s *ErasureStore) DeleteExportJobs(ctx context.Context, tenantID, userID string) (int64, error) {
+	if _, err := s.exports.DeleteOne(ctx, bson.D{{Key: "_id", Value: inFlightID(tenantID, userID)}}); err != nil {
+		return 0, fmt.Errorf("delete export in-flight marker: %w", err)
+	}
 	res, err := s.exports.DeleteMany(ctx, byTenantUser(tenantID, userID))
 	if err != nil {
 		return 0, fmt.Errorf("delete export jobs: %w", err)
@@ -220,8 +289,44 @@ func (s *ErasureStore) DeleteExportJobs(ctx context.Context, tenantID, userID st
 	return res.DeletedCount, nil
 }
 
-// migrateErasures creates the receipts collection and its unique (tenant_id, user_id) index.
+// CountConsents implements gdpr.SubjectData.
+func (s *ErasureStore) CountConsents(ctx context.Context, tenantID, userID string) (int64, error) {
+	n, err := s.consents.CountDocuments(ctx, byTenantUser(tenantID, userID))
+	if err != nil {
+		return 0, fmt.Errorf("count consents: %w", err)
+	}
+	return n, nil
+}
+
+// InvolvedIn implements gdpr.SubjectData: membership, or a message sent, in one of the
+// tenant's conversations.
+func (s *ErasureStore) InvolvedIn(ctx context.Context, tenantID, userID string, conversationIDs []string) (bool, error) {
+	if len(conversationIDs) == 0 {
+		return false, nil
+	}
+	in := bson.D{{Key: "$in", Value: conversationIDs}}
+	n, err := s.members.CountDocuments(ctx, bson.D{{Key: "tenant_id", Value: tenantID},
+		{Key: "conversation_id", Value: in}, {Key: "user_id", Value: userID}}, options.Count().SetLimit(1))
+	if err != nil {
+		return false, fmt.Errorf("find memberships: %w", err)
+	}
+	if n > 0 {
+		return true, nil
+	}
+	n, err = s.messages.CountDocuments(ctx, bson.D{{Key: "tenant_id", Value: tenantID},
+		{Key: "conversation_id", Value: in}, {Key: "sender_id", Value: userID}}, options.Count().SetLimit(1))
+	if err != nil {
+		return false, fmt.Errorf("find sent messages: %w", err)
+	}
+	return n > 0, nil
+}
+
+// migrateErasures creates the receipts collection and its unique (tenant_id, user_id) index,
+// and the run claims collection.
 func (c *Client) migrateErasures(ctx context.Context) error {
+	if err := ensureChatCollection(ctx, c.compliance, erasureRunsCollection); err != nil {
+		return err
+	}
 	if err := ensureChatCollection(ctx, c.compliance, ErasuresCollection); err != nil {
 		return err
 	}
@@ -257,17 +362,18 @@ func (s *AuditStore) markForgotten(ctx context.Context, tenantID, userID string)
 	return nil
 }
 
-// dropLinkIfForgotten deletes the link l when its user is marked forgotten.
-func (s *AuditStore) dropLinkIfForgotten(ctx context.Context, l audit.PseudonymLink) error {
+// dropLinkIfForgotten deletes the link l when its user is marked forgotten, and says whether
+// they are.
+func (s *AuditStore) dropLinkIfForgotten(ctx context.Context, l audit.PseudonymLink) (bool, error) {
 	n, err := s.links.CountDocuments(ctx, bson.D{{Key: "_id", Value: forgottenID(l.TenantID, l.UserID)}})
 	if err != nil {
-		return fmt.Errorf("check forgotten user: %w", err)
+		return false, fmt.Errorf("check forgotten user: %w", err)
 	}
 	if n == 0 {
-		return nil
+		return false, nil
 	}
 	if _, err := s.links.DeleteOne(ctx, bson.D{{Key: "_id", Value: l.TenantID + "|" + l.Pseudonym}, {Key: "tenant_id", Value: l.TenantID}}); err != nil {
-		return fmt.Errorf("delete pseudonym link of a forgotten user: %w", err)
+		return true, fmt.Errorf("delete pseudonym link of a forgotten user: %w", err)
 	}
-	return nil
+	return true, nil
 }

@@ -162,6 +162,58 @@ func (s *ExportStore) SaveExport(ctx context.Context, e gdpr.Export) error {
 	return nil
 }
 
+// inFlightDoc marks the export of a user that is pending or running. It lives in the exports
+// collection, _id "inflight|<tenant>|<user>", with the tenant and user ids, so erasing the user
+// deletes it with their export jobs; it has no status or created_at, so no query of export jobs
+// matches it.
+type inFlightDoc struct {
+	ID       string `bson:"_id"`
+	TenantID string `bson:"tenant_id"`
+	UserID   string `bson:"user_id"`
+	ExportID string `bson:"export_id"`
+}
+
+func inFlightID(tenantID, userID string) string { return "inflight|" + tenantID + "|" + userID }
+
+// MarkInFlight implements gdpr.ExportStore: the insert into the unique _id decides.
+func (s *ExportStore) MarkInFlight(ctx context.Context, tenantID, userID, exportID string) (string, error) {
+	id := inFlightID(tenantID, userID)
+	_, err := s.jobs.InsertOne(ctx, inFlightDoc{ID: id, TenantID: tenantID, UserID: userID, ExportID: exportID})
+	if err == nil {
+		return exportID, nil
+	}
+	if !isDuplicateKey(err) {
+		return "", fmt.Errorf("mark export in flight: %w", err)
+	}
+	var d inFlightDoc
+	err = s.jobs.FindOne(ctx, bson.D{{Key: "_id", Value: id}, {Key: "tenant_id", Value: tenantID}}).Decode(&d)
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return "", nil // cleared in between: the caller's next attempt inserts it
+	}
+	if err != nil {
+		return "", fmt.Errorf("read export in flight: %w", err)
+	}
+	return d.ExportID, nil
+}
+
+// ClearInFlight implements gdpr.ExportStore.
+func (s *ExportStore) ClearInFlight(ctx context.Context, tenantID, userID, exportID string) error {
+	_, err := s.jobs.DeleteOne(ctx, bson.D{{Key: "_id", Value: inFlightID(tenantID, userID)},
+		{Key: "tenant_id", Value: tenantID}, {Key: "export_id", Value: exportID}})
+	if err != nil {
+		return fmt.Errorf("clear export in flight: %w", err)
+	}
+	return nil
+}
+
+// WithdrawExport implements gdpr.ExportStore.
+func (s *ExportStore) WithdrawExport(ctx context.Context, tenantID, id string) error {
+	if _, err := s.jobs.DeleteOne(ctx, bson.D{{Key: "_id", Value: id}, {Key: "tenant_id", Value: tenantID}}); err != nil {
+		return fmt.Errorf("withdraw export: %w", err)
+	}
+	return nil
+}
+
 // DueExports implements gdpr.ExportStore.
 func (s *ExportStore) DueExports(ctx context.Context, createdBefore time.Time, maxAttempts, limit int) ([]gdpr.Export, error) {
 	f := bson.D{

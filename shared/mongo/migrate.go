@@ -24,6 +24,7 @@ func (c *Client) Migrate(ctx context.Context) error {
 		{"gdpr exports", c.migrateGDPRExports},
 		{"gdpr erasures", c.migrateErasures},
 		{"retention", c.migrateRetention},
+		{"media", c.migrateMedia},
 	}
 	for _, s := range steps {
 		if err := s.run(ctx); err != nil {

@@ -61,6 +61,7 @@ type retentionExportDoc struct {
 type RetentionStore struct {
 	policies      *mongo.Collection
 	holds         *mongo.Collection
+	users         *mongo.Collection
 	jobs          *mongo.Collection
 	conversations *mongo.Collection
 	messages      *mongo.Collection
@@ -80,6 +81,7 @@ func (c *Client) Retention() *RetentionStore {
 	return &RetentionStore{
 		policies:      c.compliance.Collection(RetentionPoliciesCollection),
 		holds:         c.compliance.Collection(LegalHoldsCollection),
+		users:         c.platform.Collection(UsersCollection),
 		jobs:          c.platform.Collection(jobStateColl),
 		conversations: c.platform.Collection(conversationsColl),
 		messages:      c.platform.Collection(messagesColl),
@@ -102,6 +104,8 @@ func (c *Client) migrateRetention(ctx context.Context) error {
 	}
 	return ensureIndexes(ctx, c.compliance.Collection(LegalHoldsCollection), mongo.IndexModel{
 		Keys: bson.D{{Key: "tenant_id", Value: 1}, {Key: "created_at", Value: 1}},
+	}, mongo.IndexModel{
+		Keys: bson.D{{Key: "tenant_id", Value: 1}, {Key: "_id", Value: 1}},
 	})
 }
 
@@ -223,10 +227,32 @@ func (s *RetentionStore) InsertHold(ctx context.Context, h retention.Hold) error
 	return nil
 }
 
+// CountHolds implements retention.Store.
+func (s *RetentionStore) CountHolds(ctx context.Context, tenantID string) (int, error) {
+	n, err := s.holds.CountDocuments(ctx, bson.D{{Key: "tenant_id", Value: tenantID}})
+	if err != nil {
+		return 0, fmt.Errorf("count legal holds: %w", err)
+	}
+	return int(n), nil
+}
+
+// UserExists implements retention.Store.
+func (s *RetentionStore) UserExists(ctx context.Context, tenantID, userID string) (bool, error) {
+	n, err := s.users.CountDocuments(ctx, bson.D{{Key: "_id", Value: userID}, {Key: "tenant_id", Value: tenantID}})
+	if err != nil {
+		return false, fmt.Errorf("find user: %w", err)
+	}
+	return n > 0, nil
+}
+
 // Holds implements retention.Store.
-func (s *RetentionStore) Holds(ctx context.Context, tenantID string, limit int) ([]retention.Hold, error) {
-	cur, err := s.holds.Find(ctx, bson.D{{Key: "tenant_id", Value: tenantID}},
-		options.Find().SetSort(bson.D{{Key: "created_at", Value: 1}, {Key: "_id", Value: 1}}).SetLimit(int64(limit)))
+func (s *RetentionStore) Holds(ctx context.Context, tenantID, afterID string, limit int) ([]retention.Hold, error) {
+	filter := bson.D{{Key: "tenant_id", Value: tenantID}}
+	if afterID != "" {
+		filter = append(filter, bson.E{Key: "_id", Value: bson.D{{Key: "$gt", Value: afterID}}})
+	}
+	cur, err := s.holds.Find(ctx, filter,
+		options.Find().SetSort(bson.D{{Key: "_id", Value: 1}}).SetLimit(int64(limit)))
 	if err != nil {
 		return nil, fmt.Errorf("find legal holds: %w", err)
 	}

@@ -2,10 +2,12 @@ package retention
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"time"
 
 	"caas.dev/shared/edge"
+	"caas.dev/shared/fault"
 	"caas.dev/shared/identity"
 )
 
@@ -18,19 +20,73 @@ type Handlers struct {
 // NewHandlers returns the HTTP handlers of svc.
 func NewHandlers(svc *Service) *Handlers { return &Handlers{svc: svc} }
 
-// periodsJSON is a policy's periods as the API shows and takes them; a null or absent field is
-// 0, keep forever.
+// Forever is how a request spells "keep this data forever" for one period; in a tenant's
+// policy null or an absent field says the same.
+const Forever = "forever"
+
+// periodsJSON is a policy's periods as the API takes them: a number of days from 1 to MaxDays,
+// "forever", or null/absent (forever too). 0 is refused: it reads as "keep nothing" as well as
+// "keep forever".
 type periodsJSON struct {
-	MessagesDays     *int `json:"messages_days"`
-	MediaDays        *int `json:"media_days"`
-	AuditRecordsDays *int `json:"audit_records_days"`
-	ExportsDays      *int `json:"exports_days"`
-	SessionsDays     *int `json:"sessions_days"`
+	MessagesDays     json.RawMessage `json:"messages_days"`
+	MediaDays        json.RawMessage `json:"media_days"`
+	AuditRecordsDays json.RawMessage `json:"audit_records_days"`
+	ExportsDays      json.RawMessage `json:"exports_days"`
+	SessionsDays     json.RawMessage `json:"sessions_days"`
+}
+
+// parsePeriod reads one period of a request: nil for null or absent, 0 for "forever", else the
+// days (1 to MaxDays are left to Validate; 0 is refused with ErrZeroPeriod).
+func parsePeriod(field string, raw json.RawMessage) (*int, error) {
+	if len(raw) == 0 || string(raw) == "null" {
+		return nil, nil
+	}
+	var s string
+	if json.Unmarshal(raw, &s) == nil {
+		if s != Forever {
+			return nil, fault.WithDetail(edge.ErrWrongType, field+`: must be a number of days, "forever" or null`)
+		}
+		zero := 0
+		return &zero, nil
+	}
+	var n int
+	if err := json.Unmarshal(raw, &n); err != nil {
+		return nil, fault.WithDetail(edge.ErrWrongType, field+`: must be a number of days, "forever" or null`)
+	}
+	if n == 0 {
+		return nil, fault.WithDetail(ErrZeroPeriod, field+`: 0 is not a period; send "forever" (or, in the tenant's policy, null) to keep the data forever`)
+	}
+	return &n, nil
+}
+
+// parsePeriods reads the named periods of a request in order.
+func parsePeriods(fields []string, raws []json.RawMessage) ([]*int, error) {
+	out := make([]*int, len(raws))
+	for i, raw := range raws {
+		p, err := parsePeriod(fields[i], raw)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = p
+	}
+	return out, nil
 }
 
 func val(p *int) int {
 	if p == nil {
 		return 0
+	}
+	return *p
+}
+
+// overridePeriod renders a conversation override's period: null (the tenant's period),
+// "forever", or the days.
+func overridePeriod(p *int) any {
+	switch {
+	case p == nil:
+		return nil
+	case *p == 0:
+		return Forever
 	}
 	return *p
 }
@@ -89,8 +145,9 @@ func (h *Handlers) GetPolicy(ctx context.Context, req *edge.Request) (*edge.Resp
 	return edge.JSON(http.StatusOK, policyJSON(p))
 }
 
-// PutPolicy serves PUT /v1/retention/policy with the periods in days; an absent or null field
-// keeps that data forever. It answers the stored policy.
+// PutPolicy serves PUT /v1/retention/policy with the periods in days; an absent or null field,
+// or "forever", keeps that data forever, and 0 is refused with ErrZeroPeriod. It answers the
+// stored policy.
 func (h *Handlers) PutPolicy(ctx context.Context, req *edge.Request) (*edge.Response, error) {
 	caller, err := requireAdmin(ctx)
 	if err != nil {
@@ -100,10 +157,14 @@ func (h *Handlers) PutPolicy(ctx context.Context, req *edge.Request) (*edge.Resp
 	if err := req.Decode(&body); err != nil {
 		return nil, err
 	}
+	ps, err := parsePeriods([]string{"messages_days", "media_days", "audit_records_days", "exports_days", "sessions_days"},
+		[]json.RawMessage{body.MessagesDays, body.MediaDays, body.AuditRecordsDays, body.ExportsDays, body.SessionsDays})
+	if err != nil {
+		return nil, err
+	}
 	p, err := h.svc.PutPolicy(ctx, caller.TenantID, by(caller), Periods{
-		MessagesDays: val(body.MessagesDays), MediaDays: val(body.MediaDays),
-		AuditRecordsDays: val(body.AuditRecordsDays), ExportsDays: val(body.ExportsDays),
-		SessionsDays: val(body.SessionsDays),
+		MessagesDays: val(ps[0]), MediaDays: val(ps[1]), AuditRecordsDays: val(ps[2]),
+		ExportsDays: val(ps[3]), SessionsDays: val(ps[4]),
 	})
 	if err != nil {
 		return nil, err
@@ -112,8 +173,8 @@ func (h *Handlers) PutPolicy(ctx context.Context, req *edge.Request) (*edge.Resp
 }
 
 // SetConversation serves PUT /v1/conversations/{id}/retention with {"messages_days",
-// "media_days"} (null or absent: the tenant's period; 0: keep forever), and DELETE of the same
-// path, which removes the override.
+// "media_days"} (null or absent: the tenant's period; "forever": keep forever; 0 is refused with
+// ErrZeroPeriod), and DELETE of the same path, which removes the override.
 func (h *Handlers) SetConversation(ctx context.Context, req *edge.Request) (*edge.Response, error) {
 	caller, err := requireAdmin(ctx)
 	if err != nil {
@@ -130,19 +191,23 @@ func (h *Handlers) SetConversation(ctx context.Context, req *edge.Request) (*edg
 		return noContent(), nil
 	}
 	var body struct {
-		MessagesDays *int `json:"messages_days"`
-		MediaDays    *int `json:"media_days"`
+		MessagesDays json.RawMessage `json:"messages_days"`
+		MediaDays    json.RawMessage `json:"media_days"`
 	}
 	if err := req.Decode(&body); err != nil {
 		return nil, err
 	}
+	ps, err := parsePeriods([]string{"messages_days", "media_days"}, []json.RawMessage{body.MessagesDays, body.MediaDays})
+	if err != nil {
+		return nil, err
+	}
 	o, err := h.svc.PutOverride(ctx, Override{TenantID: caller.TenantID, ConversationID: conv,
-		MessagesDays: body.MessagesDays, MediaDays: body.MediaDays, UpdatedBy: by(caller)})
+		MessagesDays: ps[0], MediaDays: ps[1], UpdatedBy: by(caller)})
 	if err != nil {
 		return nil, err
 	}
 	return edge.JSON(http.StatusOK, map[string]any{"conversation_id": o.ConversationID,
-		"messages_days": o.MessagesDays, "media_days": o.MediaDays,
+		"messages_days": overridePeriod(o.MessagesDays), "media_days": overridePeriod(o.MediaDays),
 		"updated_at": o.UpdatedAt.Format(time.RFC3339Nano), "updated_by": o.UpdatedBy})
 }
 
@@ -162,8 +227,9 @@ func toHoldJSON(h Hold) holdJSON {
 }
 
 // Holds serves the legal hold routes: POST /v1/retention/holds with {"user_id" or
-// "conversation_id", "reason"} (201 with the hold), GET /v1/retention/holds ({"items": [...]})
-// and DELETE /v1/retention/holds/{id} (204).
+// "conversation_id", "reason"} (201 with the hold), GET /v1/retention/holds?limit=&cursor=
+// ({"items": [...], "next_cursor": "..."}, oldest first, limit DefaultHoldsLimit by default
+// and at most MaxHoldsLimit) and DELETE /v1/retention/holds/{id} (204).
 func (h *Handlers) Holds(ctx context.Context, req *edge.Request) (*edge.Response, error) {
 	caller, err := requireAdmin(ctx)
 	if err != nil {
@@ -171,7 +237,11 @@ func (h *Handlers) Holds(ctx context.Context, req *edge.Request) (*edge.Response
 	}
 	switch req.RequestContext.HTTP.Method {
 	case http.MethodGet:
-		hs, err := h.svc.Holds(ctx, caller.TenantID)
+		limit, err := req.QueryInt("limit", DefaultHoldsLimit, 1, MaxHoldsLimit)
+		if err != nil {
+			return nil, err
+		}
+		hs, next, err := h.svc.HoldsPage(ctx, caller.TenantID, req.Query("cursor"), limit)
 		if err != nil {
 			return nil, err
 		}
@@ -179,7 +249,7 @@ func (h *Handlers) Holds(ctx context.Context, req *edge.Request) (*edge.Response
 		for i, x := range hs {
 			items[i] = toHoldJSON(x)
 		}
-		return edge.JSON(http.StatusOK, map[string]any{"items": items})
+		return edge.JSON(http.StatusOK, map[string]any{"items": items, "next_cursor": next})
 	case http.MethodDelete:
 		id := req.PathParam("id")
 		if id == "" || len(id) > 128 {

@@ -1,15 +1,23 @@
 package retention_test
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"net/http"
+	"sort"
+	"sync"
 	"testing"
+
+	"go.mongodb.org/mongo-driver/bson"
 
 	"github.com/aws/aws-lambda-go/events"
 
 	"caas.dev/shared/edge"
 	"caas.dev/shared/identity"
 	"caas.dev/shared/ids"
+	"caas.dev/shared/mongo"
 	"caas.dev/shared/retention"
 )
 
@@ -34,6 +42,16 @@ func call(t *testing.T, h edge.HandlerFunc, caller edge.Identity, method, path s
 		}
 	}
 	return resp.StatusCode, out
+}
+
+// callQuery runs h with query parameters q and no body.
+func callQuery(t *testing.T, h edge.HandlerFunc, caller edge.Identity, method, path string, q map[string]string) (int, map[string]any) {
+	t.Helper()
+	wrapped := func(ctx context.Context, req *edge.Request) (*edge.Response, error) {
+		req.QueryStringParameters = q
+		return h(ctx, req)
+	}
+	return call(t, wrapped, caller, method, path, nil, "")
 }
 
 // TestHandlers drives the retention routes: only tenant admins (an admin user or the API key)
@@ -76,7 +94,15 @@ func TestHandlers(t *testing.T) {
 	st, out = call(t, h.PutPolicy, admin, "PUT", "/v1/retention/policy", nil, `{"sessions_days":36501}`)
 	expect(st, out, http.StatusBadRequest, "invalid_retention_period")
 	st, out = call(t, h.PutPolicy, admin, "PUT", "/v1/retention/policy", nil, `{"messages_days":"30"}`)
-	expect(st, out, http.StatusBadRequest, "")
+	expect(st, out, http.StatusBadRequest, "wrong_type")
+	st, out = call(t, h.PutPolicy, admin, "PUT", "/v1/retention/policy", nil, `{"audit_records_days":0}`)
+	expect(st, out, http.StatusBadRequest, "zero_retention_period")
+	st, out = call(t, h.PutPolicy, admin, "PUT", "/v1/retention/policy", nil, `{"messages_days":1.5}`)
+	expect(st, out, http.StatusBadRequest, "wrong_type")
+	st, out = call(t, h.PutPolicy, admin, "PUT", "/v1/retention/policy", nil, `{"messages_days":"forever","media_days":null}`)
+	if st != http.StatusOK || out["messages_days"] != nil || out["media_days"] != nil {
+		t.Fatalf("put a policy that keeps forever: %d %v", st, out)
+	}
 	st, out = call(t, h.PutPolicy, admin, "PUT", "/v1/retention/policy", nil, `{"messages_days":30,"audit_records_days":365,"exports_days":7}`)
 	if st != http.StatusOK || out["messages_days"] != 30.0 || out["exports_days"] != 7.0 || out["sessions_days"] != nil || out["updated_by"] != "usr_admin" {
 		t.Fatalf("put policy: %d %v", st, out)
@@ -99,6 +125,14 @@ func TestHandlers(t *testing.T) {
 	expect(st, out, http.StatusNotFound, "conversation_not_found")
 	st, out = call(t, h.SetConversation, admin, "PUT", "/v1/conversations/x/retention", conv, `{"messages_days":-5}`)
 	expect(st, out, http.StatusBadRequest, "invalid_retention_period")
+	st, out = call(t, h.SetConversation, admin, "PUT", "/v1/conversations/x/retention", conv, `{"messages_days":0}`)
+	expect(st, out, http.StatusBadRequest, "zero_retention_period")
+	st, out = call(t, h.SetConversation, admin, "PUT", "/v1/conversations/x/retention", conv, `{"media_days":"never"}`)
+	expect(st, out, http.StatusBadRequest, "wrong_type")
+	st, out = call(t, h.SetConversation, admin, "PUT", "/v1/conversations/x/retention", conv, `{"messages_days":"forever","media_days":9}`)
+	if st != http.StatusOK || out["messages_days"] != "forever" || out["media_days"] != 9.0 {
+		t.Fatalf("set a forever override: %d %v", st, out)
+	}
 	st, out = call(t, h.SetConversation, admin, "PUT", "/v1/conversations/x/retention", conv, `{"messages_days":5}`)
 	if st != http.StatusOK || out["messages_days"] != 5.0 || out["media_days"] != nil {
 		t.Fatalf("set override: %d %v", st, out)
@@ -114,12 +148,21 @@ func TestHandlers(t *testing.T) {
 		st, out = call(t, h.Holds, admin, "POST", "/v1/retention/holds", nil, body)
 		expect(st, out, http.StatusBadRequest, "invalid_hold_target")
 	}
-	st, out = call(t, h.Holds, admin, "POST", "/v1/retention/holds", nil, `{"user_id":"u1","reason":"  "}`)
+	u1, otherUser := ids.Random{}.New(ids.User), ids.Random{}.New(ids.User)
+	w.seedUser(t, ten, u1)
+	w.seedUser(t, other, otherUser)
+	st, out = call(t, h.Holds, admin, "POST", "/v1/retention/holds", nil, `{"user_id":"`+u1+`","reason":"  "}`)
 	expect(st, out, http.StatusBadRequest, "invalid_hold_reason")
+	st, out = call(t, h.Holds, admin, "POST", "/v1/retention/holds", nil, `{"user_id":"hello","reason":"case"}`)
+	expect(st, out, http.StatusBadRequest, "invalid_hold_target")
+	st, out = call(t, h.Holds, admin, "POST", "/v1/retention/holds", nil, `{"user_id":"`+ids.Random{}.New(ids.User)+`","reason":"case"}`)
+	expect(st, out, http.StatusNotFound, "user_not_found")
+	st, out = call(t, h.Holds, admin, "POST", "/v1/retention/holds", nil, `{"user_id":"`+otherUser+`","reason":"case"}`)
+	expect(st, out, http.StatusNotFound, "user_not_found")
 	st, out = call(t, h.Holds, admin, "POST", "/v1/retention/holds", nil, `{"conversation_id":"`+other+`-c1","reason":"case"}`)
 	expect(st, out, http.StatusNotFound, "conversation_not_found")
-	st, out = call(t, h.Holds, key, "POST", "/v1/retention/holds", nil, `{"user_id":"u1","reason":"case 17"}`)
-	if st != http.StatusCreated || out["user_id"] != "u1" || out["created_by"] != "api_key" {
+	st, out = call(t, h.Holds, key, "POST", "/v1/retention/holds", nil, `{"user_id":"`+u1+`","reason":"case 17"}`)
+	if st != http.StatusCreated || out["user_id"] != u1 || out["created_by"] != "api_key" {
 		t.Fatalf("place hold: %d %v", st, out)
 	}
 	id, _ := out["id"].(string)
@@ -143,4 +186,94 @@ func TestHandlers(t *testing.T) {
 	}
 	st, out = call(t, h.Holds, admin, "DELETE", "/v1/retention/holds/"+id, map[string]string{"id": id}, "")
 	expect(st, out, http.StatusNotFound, "hold_not_found")
+}
+
+// TestHoldsPages lists a tenant's holds page by page: limit and cursor are honoured, every hold
+// comes once in id order, and a bad limit or cursor is refused.
+func TestHoldsPages(t *testing.T) {
+	w := newWorld(t, 10)
+	h := retention.NewHandlers(w.svc)
+	ten := ids.Random{}.New(ids.Tenant)
+	key := edge.Identity{TenantID: ten, Role: identity.RoleAdmin, Actor: edge.ActorAPIKey}
+	var placed []string
+	for i := 0; i < 5; i++ {
+		conv := fmt.Sprintf("%s-c%d", ten, i)
+		w.seedConversation(t, ten, conv)
+		hold, err := w.svc.PlaceHold(t.Context(), retention.Hold{TenantID: ten, ConversationID: conv, Reason: "case"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		placed = append(placed, hold.ID)
+	}
+	var got []string
+	cursor, pages := "", 0
+	for {
+		q := map[string]string{"limit": "2"}
+		if cursor != "" {
+			q["cursor"] = cursor
+		}
+		st, out := callQuery(t, h.Holds, key, "GET", "/v1/retention/holds", q)
+		items, _ := out["items"].([]any)
+		if st != http.StatusOK || len(items) > 2 {
+			t.Fatalf("page: %d %v", st, out)
+		}
+		for _, it := range items {
+			got = append(got, it.(map[string]any)["id"].(string))
+		}
+		pages++
+		cursor, _ = out["next_cursor"].(string)
+		if cursor == "" || pages > 5 {
+			break
+		}
+	}
+	sort.Strings(placed)
+	if pages != 3 || fmt.Sprint(got) != fmt.Sprint(placed) {
+		t.Errorf("pages %d, got %v, want %v", pages, got, placed)
+	}
+	for _, q := range []map[string]string{{"limit": "0"}, {"limit": "201"}, {"cursor": "bm9wZQ"}} {
+		if st, out := callQuery(t, h.Holds, key, "GET", "/v1/retention/holds", q); st != http.StatusBadRequest {
+			t.Errorf("%v: %d %v, want 400", q, st, out)
+		}
+	}
+}
+
+// TestHoldCapRace places holds in parallel on a tenant near the cap: at the end the tenant has
+// at most MaxHolds holds, and every placement either succeeded or got too_many_holds.
+func TestHoldCapRace(t *testing.T) {
+	w := newWorld(t, 10)
+	ten := ids.Random{}.New(ids.Tenant)
+	w.seedConversation(t, ten, ten+"-c1")
+	const before = retention.MaxHolds - 6
+	docs := make([]any, before)
+	for i := range docs {
+		docs[i] = bson.D{{Key: "_id", Value: ids.Random{}.New(ids.LegalHold)}, {Key: "tenant_id", Value: ten},
+			{Key: "conversation_id", Value: ten + "-c1"}, {Key: "reason", Value: "seed"}, {Key: "created_at", Value: w.clk.Now()}, {Key: "created_by", Value: "test"}}
+	}
+	w.insert(t, w.comp, mongo.LegalHoldsCollection, docs...)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	placed := 0
+	for i := 0; i < 32; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := w.svc.PlaceHold(context.Background(), retention.Hold{TenantID: ten, ConversationID: ten + "-c1", Reason: "race"})
+			if err != nil && !errors.Is(err, retention.ErrTooManyHolds) {
+				t.Errorf("place: %v", err)
+			}
+			if err == nil {
+				mu.Lock()
+				placed++
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	hs, err := w.svc.Holds(t.Context(), ten)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(hs) > retention.MaxHolds || len(hs) != before+placed {
+		t.Fatalf("%d holds after %d placements on %d, cap %d", len(hs), placed, before, retention.MaxHolds)
+	}
 }

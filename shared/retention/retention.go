@@ -6,9 +6,13 @@
 package retention
 
 import (
+	"bytes"
 	"context"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -19,7 +23,8 @@ import (
 	"caas.dev/shared/ids"
 )
 
-// Limits of a policy, in days. A period of 0 (or an absent field) keeps the data forever.
+// Limits of a policy, in days. Inside the service a period of 0 keeps the data forever; the
+// HTTP API refuses 0 (ErrZeroPeriod) and spells that "forever" or null.
 const (
 	// AuditFloorDays is the shortest period audit records may be kept: a lower value is
 	// refused with retention_below_floor.
@@ -30,6 +35,10 @@ const (
 	MaxReasonLength = 500
 	// MaxHolds is the most legal holds a tenant has at once.
 	MaxHolds = 1000
+	// DefaultHoldsLimit is how many holds a page of GET /v1/retention/holds has without limit.
+	DefaultHoldsLimit = 50
+	// MaxHoldsLimit is the largest page of GET /v1/retention/holds.
+	MaxHoldsLimit = 200
 )
 
 // Categories of data a policy covers, as run counts and job cursors name them.
@@ -48,7 +57,7 @@ var (
 		fmt.Sprintf("audit records are kept at least %d days", AuditFloorDays))
 	// ErrInvalidPeriod: a period that is negative or over MaxDays.
 	ErrInvalidPeriod = fault.New(fault.Invalid, "invalid_retention_period",
-		fmt.Sprintf("a period is a whole number of days from 0 (keep forever) to %d", MaxDays))
+		fmt.Sprintf(`a period is a whole number of days from 1 to %d, or "forever"`, MaxDays))
 	// ErrInvalidHoldTarget: a hold that names not exactly one of user_id and conversation_id.
 	ErrInvalidHoldTarget = fault.New(fault.Invalid, "invalid_hold_target",
 		"a legal hold names exactly one of user_id and conversation_id")
@@ -60,6 +69,14 @@ var (
 		fmt.Sprintf("a tenant has at most %d legal holds", MaxHolds))
 	// ErrHoldNotFound: no hold of the tenant has the id.
 	ErrHoldNotFound = fault.New(fault.NotFound, "hold_not_found", "the legal hold does not exist")
+	// ErrZeroPeriod: a period of 0 in a request, which reads as "keep nothing" as well as "keep
+	// forever"; the API spells forever "forever" (or null in a tenant's policy).
+	ErrZeroPeriod = fault.New(fault.Invalid, "zero_retention_period",
+		`a period of 0 days is ambiguous: give 1 or more days, or "forever"`)
+	// ErrUserNotFound: the tenant has no user with the id.
+	ErrUserNotFound = fault.New(fault.NotFound, "user_not_found", "the user does not exist")
+	// ErrInvalidCursor: a holds cursor this service did not make.
+	ErrInvalidCursor = fault.New(fault.Invalid, "invalid_cursor", "the cursor is not valid")
 	// ErrConversationNotFound: the tenant has no conversation with the id.
 	ErrConversationNotFound = fault.New(fault.NotFound, "conversation_not_found", "the conversation does not exist")
 	// ErrNotFound is returned by a Store for a policy, override or hold that does not exist.
@@ -137,10 +154,16 @@ type Store interface {
 	// ConversationExists reports whether the tenant has the conversation.
 	ConversationExists(ctx context.Context, tenantID, conversationID string) (bool, error)
 
+	// UserExists reports whether the tenant has the user.
+	UserExists(ctx context.Context, tenantID, userID string) (bool, error)
+
 	// InsertHold stores a new hold.
 	InsertHold(ctx context.Context, h Hold) error
-	// Holds returns the tenant's holds, oldest first, at most limit.
-	Holds(ctx context.Context, tenantID string, limit int) ([]Hold, error)
+	// CountHolds returns how many holds the tenant has.
+	CountHolds(ctx context.Context, tenantID string) (int, error)
+	// Holds returns up to limit holds of the tenant with an id above afterID ("" from the
+	// first), ascending by id (ids sort by creation time, so oldest first).
+	Holds(ctx context.Context, tenantID, afterID string, limit int) ([]Hold, error)
 	// DeleteHold deletes a hold, or returns ErrNotFound.
 	DeleteHold(ctx context.Context, tenantID, id string) error
 
@@ -180,7 +203,22 @@ type Export struct {
 	CreatedAt time.Time
 }
 
-// Objects deletes export archives from object storage; *s3.Store is the production one.
+// MediaItem is a stored media as retention sees it.
+type MediaItem struct {
+	ID        string
+	ObjectKey string
+}
+
+// MediaStore finds and deletes expired media documents; *mongo.MediaStore is the production one.
+type MediaStore interface {
+	// ExpiredMedia returns up to limit media of the conversation created before cutoff whose
+	// uploader is not in spareUploaders, oldest first.
+	ExpiredMedia(ctx context.Context, tenantID, conversationID string, cutoff time.Time, spareUploaders []string, limit int) ([]MediaItem, error)
+	// DeleteMediaDocs deletes the tenant's media documents with the ids and returns how many.
+	DeleteMediaDocs(ctx context.Context, tenantID string, ids []string) (int, error)
+}
+
+// Objects deletes export archives and media from object storage; *s3.Store is the production one.
 type Objects interface {
 	Delete(ctx context.Context, key string) error
 }
@@ -193,8 +231,11 @@ type Auditor interface {
 // Config is what a Service needs; Store is required.
 type Config struct {
 	Store Store
-	// Objects, when set, deletes the archives of expired exports.
+	// Objects, when set, deletes the archives of expired exports and the objects of expired
+	// media.
 	Objects Objects
+	// Media, when set, finds expired media; their objects are deleted through Objects.
+	Media MediaStore
 	// Audit, when set, receives one record per tenant and run.
 	Audit Auditor
 	Clock clock.Clock
@@ -307,10 +348,21 @@ func (s *Service) DeleteOverride(ctx context.Context, tenantID, conversationID s
 	return nil
 }
 
-// PlaceHold validates and stores a legal hold on exactly one user or conversation.
+// PlaceHold validates and stores a legal hold on exactly one user or conversation of the
+// tenant: a user id that is not one (usr_…) is refused with ErrInvalidHoldTarget, a user or
+// conversation the tenant does not have with ErrUserNotFound or ErrConversationNotFound.
+//
+// The MaxHolds cap holds without atomic updates: the hold is inserted, then the tenant's holds
+// are counted, and when there are more than MaxHolds the hold is deleted again and
+// ErrTooManyHolds returned. Whichever of two racing placements counts last sees both inserts,
+// so the cap is never exceeded once the placements return; near the cap, racing placements may
+// all be refused although one of them would have fit.
 func (s *Service) PlaceHold(ctx context.Context, h Hold) (Hold, error) {
 	if (h.UserID == "") == (h.ConversationID == "") || len(h.UserID) > 128 || len(h.ConversationID) > 128 {
 		return Hold{}, ErrInvalidHoldTarget
+	}
+	if h.UserID != "" && !ids.Valid(ids.User, h.UserID) {
+		return Hold{}, fault.WithDetail(ErrInvalidHoldTarget, "user_id is not a user id (usr_…)")
 	}
 	h.Reason = strings.TrimSpace(h.Reason)
 	if h.Reason == "" || len(h.Reason) > MaxReasonLength || !utf8.ValidString(h.Reason) {
@@ -325,11 +377,20 @@ func (s *Service) PlaceHold(ctx context.Context, h Hold) (Hold, error) {
 			return Hold{}, ErrConversationNotFound
 		}
 	}
-	existing, err := s.cfg.Store.Holds(ctx, h.TenantID, MaxHolds)
-	if err != nil {
-		return Hold{}, fmt.Errorf("read legal holds: %w", err)
+	if h.UserID != "" {
+		ok, err := s.cfg.Store.UserExists(ctx, h.TenantID, h.UserID)
+		if err != nil {
+			return Hold{}, fmt.Errorf("find user: %w", err)
+		}
+		if !ok {
+			return Hold{}, ErrUserNotFound
+		}
 	}
-	if len(existing) >= MaxHolds {
+	n, err := s.cfg.Store.CountHolds(ctx, h.TenantID)
+	if err != nil {
+		return Hold{}, fmt.Errorf("count legal holds: %w", err)
+	}
+	if n >= MaxHolds {
 		return Hold{}, ErrTooManyHolds
 	}
 	h.ID = s.cfg.IDs.New(ids.LegalHold)
@@ -337,16 +398,84 @@ func (s *Service) PlaceHold(ctx context.Context, h Hold) (Hold, error) {
 	if err := s.cfg.Store.InsertHold(ctx, h); err != nil {
 		return Hold{}, fmt.Errorf("store legal hold: %w", err)
 	}
-	return h, nil
+	n, err = s.cfg.Store.CountHolds(ctx, h.TenantID)
+	if err == nil && n <= MaxHolds {
+		return h, nil
+	}
+	if derr := s.cfg.Store.DeleteHold(context.WithoutCancel(ctx), h.TenantID, h.ID); derr != nil && !errors.Is(derr, ErrNotFound) {
+		return Hold{}, fmt.Errorf("withdraw legal hold over the cap: %w", derr)
+	}
+	if err != nil {
+		return Hold{}, fmt.Errorf("count legal holds: %w", err)
+	}
+	return Hold{}, ErrTooManyHolds
 }
 
-// Holds returns the tenant's legal holds, oldest first.
+// Holds returns every legal hold of the tenant, oldest first, reading them page by page.
 func (s *Service) Holds(ctx context.Context, tenantID string) ([]Hold, error) {
-	hs, err := s.cfg.Store.Holds(ctx, tenantID, MaxHolds)
-	if err != nil {
-		return nil, fmt.Errorf("read legal holds: %w", err)
+	var all []Hold
+	after := ""
+	for {
+		hs, err := s.cfg.Store.Holds(ctx, tenantID, after, MaxHoldsLimit)
+		if err != nil {
+			return nil, fmt.Errorf("read legal holds: %w", err)
+		}
+		all = append(all, hs...)
+		if len(hs) < MaxHoldsLimit {
+			return all, nil
+		}
+		after = hs[len(hs)-1].ID
 	}
-	return hs, nil
+}
+
+// HoldsPage returns up to limit legal holds of the tenant after the cursor ("" from the
+// first), oldest first, and the cursor of the next page ("" after the last).
+func (s *Service) HoldsPage(ctx context.Context, tenantID, cursor string, limit int) ([]Hold, string, error) {
+	after, err := decodeHoldCursor(cursor)
+	if err != nil {
+		return nil, "", err
+	}
+	hs, err := s.cfg.Store.Holds(ctx, tenantID, after, limit+1)
+	if err != nil {
+		return nil, "", fmt.Errorf("read legal holds: %w", err)
+	}
+	if len(hs) <= limit {
+		return hs, "", nil
+	}
+	hs = hs[:limit]
+	return hs, encodeHoldCursor(hs[limit-1].ID), nil
+}
+
+// holdCursor continues a list of holds after the hold with id After. Like every cursor of the
+// API it is opaque to clients (base64url of a small JSON document) and unsigned: it grants
+// nothing, the query it feeds is still scoped to the caller's tenant.
+type holdCursor struct {
+	After string `json:"a"`
+}
+
+func encodeHoldCursor(after string) string {
+	b, _ := json.Marshal(holdCursor{After: after}) // a struct of one string always marshals
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+func decodeHoldCursor(s string) (string, error) {
+	if s == "" {
+		return "", nil
+	}
+	raw, err := base64.RawURLEncoding.Strict().DecodeString(s)
+	if err != nil {
+		return "", ErrInvalidCursor
+	}
+	var c holdCursor
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&c); err != nil || !ids.Valid(ids.LegalHold, c.After) {
+		return "", ErrInvalidCursor
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return "", ErrInvalidCursor
+	}
+	return c.After, nil
 }
 
 // ReleaseHold deletes a legal hold, or fails with ErrHoldNotFound.

@@ -28,6 +28,9 @@ import (
 
 const day = 24 * time.Hour
 
+// heldUser is the user the tests place a legal hold on.
+const heldUser = "usr_0000000000000000000000h1d0"
+
 // world is a retention service on real MongoDB and S3 servers with its own databases, raw
 // handles on them to seed data and look at what is left, and the audit trail it writes to.
 type world struct {
@@ -123,6 +126,14 @@ func (w *world) ids(t *testing.T, db *driver.Database, coll string, q bson.D) []
 	return out
 }
 
+// seedUser stores a user of the tenant.
+func (w *world) seedUser(t *testing.T, tenant, id string) {
+	t.Helper()
+	w.insert(t, w.platform, mongo.UsersCollection, bson.D{{Key: "_id", Value: id}, {Key: "tenant_id", Value: tenant},
+		{Key: "email", Value: id + "@example.com"}, {Key: "display_name", Value: "Held"}, {Key: "password_hash", Value: "x"},
+		{Key: "created_at", Value: w.clk.Now()}})
+}
+
 // seedConversation stores a conversation and one message per age (in days), sent by sender,
 // with ids conv/m<i>.
 func (w *world) seedConversation(t *testing.T, tenant, conv string, msgs ...msg) {
@@ -160,7 +171,7 @@ func TestRunDeletesExactlyWhatIsPastItsPeriod(t *testing.T) {
 	ctx := context.Background()
 	a, b := ids.Random{}.New(ids.Tenant), ids.Random{}.New(ids.Tenant)
 	for _, ten := range []string{a, b} {
-		w.seedConversation(t, ten, ten+"-c1", msg{"u1", 40}, msg{"u2", 31}, msg{"u1", 29}, msg{"held", 40}, msg{"u2", 100})
+		w.seedConversation(t, ten, ten+"-c1", msg{"u1", 40}, msg{"u2", 31}, msg{"u1", 29}, msg{heldUser, 40}, msg{"u2", 100})
 		w.seedConversation(t, ten, ten+"-held", msg{"u1", 40}, msg{"u2", 50})
 		w.seedConversation(t, ten, ten+"-forever", msg{"u1", 400})
 		w.seedConversation(t, ten, ten+"-short", msg{"u1", 10}, msg{"u1", 3})
@@ -174,7 +185,8 @@ func TestRunDeletesExactlyWhatIsPastItsPeriod(t *testing.T) {
 	if _, err := w.svc.PutOverride(ctx, retention.Override{TenantID: a, ConversationID: a + "-short", MessagesDays: intp(5)}); err != nil {
 		t.Fatal(err)
 	}
-	for _, h := range []retention.Hold{{TenantID: a, UserID: "held", Reason: "litigation"}, {TenantID: a, ConversationID: a + "-held", Reason: "audit"}} {
+	w.seedUser(t, a, heldUser)
+	for _, h := range []retention.Hold{{TenantID: a, UserID: heldUser, Reason: "litigation"}, {TenantID: a, ConversationID: a + "-held", Reason: "audit"}} {
 		if _, err := w.svc.PlaceHold(ctx, h); err != nil {
 			t.Fatal(err)
 		}
@@ -185,7 +197,7 @@ func TestRunDeletesExactlyWhatIsPastItsPeriod(t *testing.T) {
 		for _, e := range []struct {
 			id, user string
 			age      int
-		}{{"old", "u1", 31}, {"young", "u1", 29}, {"heldold", "held", 60}} {
+		}{{"old", "u1", 31}, {"young", "u1", 29}, {"heldold", heldUser, 60}} {
 			key := mongo.ExportObjectPrefix + w.prefix + "/" + ten + "/" + e.user + "/" + e.id + ".zip"
 			if err := w.objects.Put(ctx, key, bytes.NewReader([]byte("zip")), 3, "application/zip"); err != nil {
 				t.Fatal(err)
@@ -202,7 +214,7 @@ func TestRunDeletesExactlyWhatIsPastItsPeriod(t *testing.T) {
 			{{Key: "_id", Value: ten + "-s-ended-young"}, {Key: "user_id", Value: "u1"}, {Key: "last_used_at", Value: now.Add(-29 * day)}, {Key: "revoked_at", Value: now.Add(-29 * day)}},
 			{{Key: "_id", Value: ten + "-s-idle-old"}, {Key: "user_id", Value: "u2"}, {Key: "last_used_at", Value: now.Add(-61 * day)}},
 			{{Key: "_id", Value: ten + "-s-idle-young"}, {Key: "user_id", Value: "u2"}, {Key: "last_used_at", Value: now.Add(-40 * day)}},
-			{{Key: "_id", Value: ten + "-s-held"}, {Key: "user_id", Value: "held"}, {Key: "last_used_at", Value: now.Add(-300 * day)}, {Key: "revoked_at", Value: now.Add(-300 * day)}},
+			{{Key: "_id", Value: ten + "-s-held"}, {Key: "user_id", Value: heldUser}, {Key: "last_used_at", Value: now.Add(-300 * day)}, {Key: "revoked_at", Value: now.Add(-300 * day)}},
 		} {
 			w.insert(t, w.platform, mongo.SessionsCollection, append(s, bson.E{Key: "tenant_id", Value: ten}, bson.E{Key: "created_at", Value: now.Add(-400 * day)}))
 			id := s[0].Value.(string)
@@ -415,30 +427,46 @@ func TestAuditRecordsDeletedOnlyBelowACheckpoint(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(left) != 6 || left[0].Seq != 11 || left[5].Seq != 16 || left[5].Action != retention.AuditAction {
-		t.Fatalf("records left: %d from %d; want 11 to 15 and the run's record 16", len(left), left[0].Seq)
+	if len(left) != 7 || left[0].Seq != 11 || left[5].Seq != 16 || left[5].Action != audit.TrimAction || left[6].Action != retention.AuditAction {
+		t.Fatalf("records left: %d from %d; want 11 to 15, the floor's statement 16 and the run's record 17", len(left), left[0].Seq)
 	}
-	if left[5].Details["audit_floor_seq"] != "11" || left[5].Details["audit_records"] != "10" {
-		t.Errorf("the run's record: %v, want the floor and count it set", left[5].Details)
+	if left[5].Details[audit.TrimFloorDetail] != "11" || left[5].Actor != (audit.Actor{Type: audit.ActorSystem, ID: audit.TrimActorID}) {
+		t.Errorf("the floor's statement: %+v, want the system stating floor 11", left[5])
+	}
+	if left[6].Details["audit_floor_seq"] != "11" || left[6].Details["audit_records"] != "10" {
+		t.Errorf("the run's record: %v, want the floor and count it set", left[6].Details)
 	}
 	v, err := w.audit.Verify(ctx, ten, 1, 0)
-	if err != nil || !v.Valid || v.FromSeq != 11 || v.HeadSeq != 16 {
+	if err != nil || !v.Valid || v.FromSeq != 11 || v.HeadSeq != 17 {
 		t.Fatalf("verify after retention: %+v, %v", v, err)
 	}
 	if _, err := w.audit.Verify(ctx, ten, 2, 5); !errors.Is(err, audit.ErrInvalidRange) {
 		t.Errorf("verify of a deleted range: %v, want ErrInvalidRange", err)
 	}
 	recs, next, err := w.audit.Query(ctx, ten, audit.Filter{}, "", 5)
-	if err != nil || len(recs) != 5 || recs[0].Seq != 16 || next == "" {
+	if err != nil || len(recs) != 5 || recs[0].Seq != 17 || next == "" {
 		t.Fatalf("query page 1: %d records, %v", len(recs), err)
 	}
 	recs, next, err = w.audit.Query(ctx, ten, audit.Filter{}, next, 5)
-	if err != nil || len(recs) != 1 || recs[0].Seq != 11 || next != "" {
+	if err != nil || len(recs) != 2 || recs[1].Seq != 11 || next != "" {
 		t.Fatalf("query page 2: %+v, %q, %v", recs, next, err)
 	}
 	// A second run has nothing to delete: the next checkpoint (16) is past the young records.
 	if res, err := w.svc.Run(ctx); err != nil || res.Deleted[retention.CategoryAuditRecords] != 0 {
 		t.Fatalf("second run: %+v, %v", res, err)
+	}
+	// Raising the floor in the database to the next checkpoint (16) and deleting the records
+	// below it is not retention's doing: no statement in the chain declares that floor.
+	trims := w.comp.Collection(mongo.AuditTrimsCollection)
+	if _, err := trims.UpdateOne(ctx, bson.D{{Key: "_id", Value: ten}}, bson.D{{Key: "$set", Value: bson.D{{Key: "below_seq", Value: int64(16)}}}}); err != nil {
+		t.Fatal(err)
+	}
+	v, err = w.audit.Verify(ctx, ten, 1, 0)
+	if err != nil || v.Valid || v.BrokenSeq != 16 || v.Reason != audit.ReasonUnprovenFloor {
+		t.Fatalf("verify with a floor no statement declares: %+v, %v", v, err)
+	}
+	if _, err := trims.UpdateOne(ctx, bson.D{{Key: "_id", Value: ten}}, bson.D{{Key: "$set", Value: bson.D{{Key: "below_seq", Value: int64(11)}}}}); err != nil {
+		t.Fatal(err)
 	}
 	// Deleting a record above the floor is still a gap.
 	if _, err := w.comp.Collection(mongo.AuditRecordsCollection).DeleteOne(ctx, bson.D{{Key: "tenant_id", Value: ten}, {Key: "seq", Value: 12}}); err != nil {

@@ -137,9 +137,9 @@ func (s *Service) runTenant(ctx context.Context, tenantID string, tr *TenantResu
 	if err != nil {
 		return false, fmt.Errorf("read retention policy: %w", err)
 	}
-	holds, err := s.cfg.Store.Holds(ctx, tenantID, MaxHolds)
+	holds, err := s.Holds(ctx, tenantID)
 	if err != nil {
-		return false, fmt.Errorf("read legal holds: %w", err)
+		return false, err
 	}
 	var users []string
 	heldConvs := map[string]bool{}
@@ -156,6 +156,7 @@ func (s *Service) runTenant(ctx context.Context, tenantID string, tr *TenantResu
 
 	steps := []func() (bool, error){
 		func() (bool, error) { return s.messages(ctx, pol, heldConvs, users, now, tr) },
+		func() (bool, error) { return s.media(ctx, pol, heldConvs, users, now, tr) },
 		func() (bool, error) {
 			if pol.ExportsDays == 0 {
 				return true, nil
@@ -180,6 +181,11 @@ func (s *Service) runTenant(ctx context.Context, tenantID string, tr *TenantResu
 				return err == nil, err
 			}
 			tr.AuditFloorSeq = below
+			// The chain states the floor before anything below it goes, so a verification can
+			// tell this deletion from someone else's.
+			if _, err := s.cfg.Audit.Append(ctx, tenantID, []audit.Input{audit.TrimStatement(below, s.cfg.Clock.Now().UTC())}); err != nil {
+				return false, fmt.Errorf("state the audit floor: %w", err)
+			}
 			return s.batches(ctx, tr, CategoryAuditRecords, func() (int, error) {
 				return s.cfg.Store.TrimAudit(ctx, tenantID, below, s.cfg.Batch)
 			})
@@ -267,6 +273,98 @@ func (s *Service) messages(ctx context.Context, pol Policy, heldConvs map[string
 			return true, nil
 		}
 	}
+}
+
+// media walks the tenant's conversations from the cursor, deleting in each the media past its
+// period (the override's or the tenant's): each object, then the documents, in batches. A held
+// conversation and the media of a held uploader are spared. The cursor is the last
+// conversation done.
+func (s *Service) media(ctx context.Context, pol Policy, heldConvs map[string]bool, spare []string, now time.Time, tr *TenantResult) (bool, error) {
+	if s.cfg.Media == nil {
+		return true, nil
+	}
+	overrides, err := s.cfg.Store.Overrides(ctx, pol.TenantID)
+	if err != nil {
+		return false, fmt.Errorf("read retention overrides: %w", err)
+	}
+	period := map[string]int{}
+	some := pol.MediaDays > 0
+	for _, o := range overrides {
+		if o.MediaDays != nil {
+			period[o.ConversationID] = *o.MediaDays
+			some = some || *o.MediaDays > 0
+		}
+	}
+	if !some {
+		return true, nil
+	}
+	cursor, err := s.cfg.Store.Cursor(ctx, pol.TenantID, CategoryMedia)
+	if err != nil {
+		return false, fmt.Errorf("read retention cursor: %w", err)
+	}
+	for {
+		convs, err := s.cfg.Store.Conversations(ctx, pol.TenantID, cursor, conversationPage)
+		if err != nil {
+			return false, fmt.Errorf("list conversations: %w", err)
+		}
+		for _, c := range convs {
+			days, ok := period[c]
+			if !ok {
+				days = pol.MediaDays
+			}
+			if days > 0 && !heldConvs[c] {
+				cut := now.Add(-time.Duration(days) * 24 * time.Hour)
+				done, err := s.batches(ctx, tr, CategoryMedia, func() (int, error) {
+					return s.deleteMedia(ctx, pol.TenantID, c, cut, spare)
+				})
+				if err != nil || !done {
+					if serr := s.cfg.Store.SetCursor(ctx, pol.TenantID, CategoryMedia, cursor); serr != nil && err == nil {
+						err = fmt.Errorf("store retention cursor: %w", serr)
+					}
+					return false, err
+				}
+			}
+			cursor = c
+		}
+		if len(convs) < conversationPage {
+			cursor = ""
+		}
+		if err := s.cfg.Store.SetCursor(ctx, pol.TenantID, CategoryMedia, cursor); err != nil {
+			return false, fmt.Errorf("store retention cursor: %w", err)
+		}
+		if cursor == "" {
+			return true, nil
+		}
+	}
+}
+
+// deleteMedia deletes one batch of the conversation's expired media: the objects first, so a
+// failure leaves the documents to find again, then the documents. It returns how many it
+// deleted, which is less than a batch when none are left.
+func (s *Service) deleteMedia(ctx context.Context, tenantID, conversationID string, cutoff time.Time, spare []string) (int, error) {
+	items, err := s.cfg.Media.ExpiredMedia(ctx, tenantID, conversationID, cutoff, spare, s.cfg.Batch)
+	if err != nil || len(items) == 0 {
+		return 0, err
+	}
+	if s.cfg.Objects == nil {
+		return 0, fmt.Errorf("delete media objects: no bucket configured")
+	}
+	mediaIDs := make([]string, len(items))
+	for i, m := range items {
+		if err := s.cfg.Objects.Delete(ctx, m.ObjectKey); err != nil {
+			return 0, fmt.Errorf("delete media object %s: %w", m.ID, err)
+		}
+		mediaIDs[i] = m.ID
+	}
+	n, err := s.cfg.Media.DeleteMediaDocs(ctx, tenantID, mediaIDs)
+	if err != nil {
+		return n, err
+	}
+	if n < len(items) && len(items) == s.cfg.Batch {
+		// Another run deleted some of this batch at the same time: more may remain.
+		return s.cfg.Batch, nil
+	}
+	return n, nil
 }
 
 // exports deletes the expired exports' archives, then their records.

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -50,6 +51,19 @@ func TestGDPRErasure(t *testing.T) {
 	mustStatus(t, r, http.StatusCreated)
 	msgID := r.str("id")
 	mustSend(t, c, finn, conv, "erase-finn-1", "finn stays "+marker())
+	// An attachment of eve's, uploaded and completed: the erasure deletes it.
+	file := []byte("eve's file " + marker())
+	r = c.do(t, "POST", "/v1/conversations/"+conv+"/media", bearer(eve.token),
+		map[string]any{"filename": "eve.txt", "content_type": "text/plain", "size": len(file)})
+	mustStatus(t, r, http.StatusCreated)
+	eveMedia, _ := r.obj()["media"].(map[string]any)
+	eveMediaID, _ := eveMedia["id"].(string)
+	up, _ := r.obj()["upload"].(map[string]any)
+	if st := presignedPost(t, up, file); st >= 300 {
+		t.Fatalf("upload of eve's file: %d", st)
+	}
+	mustStatus(t, c.do(t, "POST", "/v1/media/"+eveMediaID+"/complete", bearer(eve.token), nil), http.StatusOK)
+	mustStatus(t, c.do(t, "GET", "/v1/media/"+eveMediaID, bearer(finn.token), nil), http.StatusOK)
 
 	db := openRawMongo(t)
 	ct := messageCiphertext(t, db, msgID)
@@ -89,7 +103,7 @@ func TestGDPRErasure(t *testing.T) {
 	}
 	for name, outcome := range map[string]string{"sessions": "ended", "refresh_tokens": "deleted", "mfa": "deleted",
 		"profile": "deleted", "key": "shredded", "export_archives": "deleted", "export_jobs": "deleted",
-		"media": "none stored", "search": "none stored", "consents": "kept", "audit_record": "appended",
+		"media": "deleted", "search": "none stored", "consents": "kept", "audit_record": "appended",
 		"audit_pseudonym": "unlinked"} {
 		if steps[name]["outcome"] != outcome {
 			t.Errorf("step %s = %v, want outcome %q", name, steps[name], outcome)
@@ -98,6 +112,10 @@ func TestGDPRErasure(t *testing.T) {
 	if steps["sessions"]["count"] != float64(2) || steps["profile"]["count"] != float64(1) {
 		t.Errorf("sessions %v, profile %v: want 2 sessions ended and 1 profile deleted", steps["sessions"], steps["profile"])
 	}
+	if steps["media"]["count"] != float64(1) {
+		t.Errorf("media %v: want 1 deleted", steps["media"])
+	}
+	wantProblem(t, c.do(t, "GET", "/v1/media/"+eveMediaID, bearer(finn.token), nil), http.StatusNotFound, "media_not_found")
 
 	// A repeat answers the receipt; an admin reads it; nobody else.
 	r = erase(key, eve.id)
@@ -301,4 +319,110 @@ func localKeyService(t *testing.T) *keyservice.Service {
 		t.Fatal(err)
 	}
 	return ks
+}
+
+// TestGDPRErasureGuards: a legal hold on the user, or on a conversation they are in, refuses
+// the erasure (409 legal_hold, the reason not disclosed); parallel requests make one run, the
+// others answer 409 erasure_in_progress with Retry-After or the completed receipt, which
+// counts what was deleted; an admin still reads the erased user's kept consents.
+func TestGDPRErasureGuards(t *testing.T) {
+	w := getWorld(t)
+	c := api()
+	key := hdr{"X-Api-Key": w.a.apiKey}
+	hal, err := registerAndLogin(c, w.a, "guardhal")
+	if err != nil {
+		t.Fatal(err)
+	}
+	jo, err := registerAndLogin(c, w.a, "guardjo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustStatus(t, c.do(t, "POST", "/v1/gdpr/consents", bearer(hal.token),
+		map[string]any{"purpose": "marketing", "policy_version": "1", "granted": true}), http.StatusCreated)
+	erase := func() *reply {
+		return c.do(t, "POST", "/v1/gdpr/erasures", key, map[string]string{"user_id": hal.id})
+	}
+	release := func(id string) {
+		if r := c.do(t, "DELETE", "/v1/retention/holds/"+id, key, nil); r.status >= 300 {
+			t.Fatalf("release hold: %s", r)
+		}
+	}
+
+	reason := "secret case " + marker()
+	r := c.do(t, "POST", "/v1/retention/holds", key, map[string]any{"user_id": hal.id, "reason": reason})
+	mustStatus(t, r, http.StatusCreated)
+	userHold := r.str("id")
+	r = erase()
+	wantProblem(t, r, http.StatusConflict, "legal_hold")
+	if strings.Contains(string(r.raw), reason) || !strings.Contains(r.str("detail"), "user") {
+		t.Errorf("refusal under a user hold: %s", r)
+	}
+	release(userHold)
+
+	conv := createConversation(t, c, jo, "direct", "", hal.id)
+	r = c.do(t, "POST", "/v1/retention/holds", key, map[string]any{"conversation_id": conv, "reason": reason})
+	mustStatus(t, r, http.StatusCreated)
+	convHold := r.str("id")
+	r = erase()
+	wantProblem(t, r, http.StatusConflict, "legal_hold")
+	if strings.Contains(string(r.raw), reason) || !strings.Contains(r.str("detail"), "conversation") {
+		t.Errorf("refusal under a conversation hold: %s", r)
+	}
+	// Hal is still there: his token works.
+	mustStatus(t, c.do(t, "GET", "/v1/gdpr/consents", bearer(hal.token), nil), http.StatusOK)
+	release(convHold)
+
+	const n = 4
+	replies := make([]*reply, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			replies[i], errs[i] = c.send("POST", "/v1/gdpr/erasures", key, map[string]string{"user_id": hal.id})
+		}()
+	}
+	wg.Wait()
+	created := 0
+	for i, r := range replies {
+		if errs[i] != nil {
+			t.Fatal(errs[i])
+		}
+		switch r.status {
+		case http.StatusCreated:
+			created++
+		case http.StatusOK:
+			if r.str("status") != "completed" {
+				t.Errorf("a parallel request answered an unfinished receipt: %s", r)
+			}
+		default:
+			wantProblem(t, r, http.StatusConflict, "erasure_in_progress")
+			if r.header.Get("Retry-After") == "" {
+				t.Errorf("no Retry-After: %s", r)
+			}
+		}
+	}
+	if created != 1 {
+		t.Fatalf("%d parallel requests answered 201, want 1", created)
+	}
+	r = erase()
+	mustStatus(t, r, http.StatusOK)
+	counts := map[string]float64{}
+	for _, s := range r.obj()["steps"].([]any) {
+		m := s.(map[string]any)
+		counts[m["step"].(string)], _ = m["count"].(float64)
+	}
+	for step, want := range map[string]float64{"sessions": 1, "refresh_tokens": 1, "profile": 1, "key": 1, "consents": 1, "audit_record": 1} {
+		if counts[step] != want {
+			t.Errorf("step %s count %v, want %v: %s", step, counts[step], want, r)
+		}
+	}
+
+	r = c.do(t, "GET", "/v1/gdpr/consents?user_id="+hal.id, key, nil)
+	if wantStatus(t, r, http.StatusOK) && (len(r.items()) != 1 || r.items()[0]["user_id"] != hal.id) {
+		t.Errorf("kept consents of an erased user: %s", r)
+	}
+	wantProblem(t, c.do(t, "GET", "/v1/gdpr/consents?user_id="+hal.id, bearer(jo.token), nil), http.StatusForbidden, "admin_required")
+	wantProblem(t, c.do(t, "GET", "/v1/gdpr/consents?user_id="+hal.id, hdr{"X-Api-Key": w.b.apiKey}, nil), http.StatusNotFound, "user_not_found")
 }

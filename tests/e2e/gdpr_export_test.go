@@ -26,6 +26,11 @@ func TestGDPRExport(t *testing.T) {
 	body1, body2 := "first "+marker(), "second "+marker()
 	mustSend(t, c, eve, conv1, "exp-"+marker(), body1)
 	mustSend(t, c, eve, conv2, "exp-"+marker(), body2)
+	// A declared attachment (still pending) is listed as a reference.
+	r0 := c.do(t, "POST", "/v1/conversations/"+conv1+"/media", bearer(eve.token),
+		map[string]any{"filename": "export.pdf", "content_type": "application/pdf", "size": 1234})
+	mustStatus(t, r0, http.StatusCreated)
+	mediaRef, _ := r0.obj()["media"].(map[string]any)
 	r := c.do(t, "POST", "/v1/gdpr/consents", bearer(eve.token),
 		map[string]any{"purpose": "marketing", "policy_version": "1", "granted": true})
 	mustStatus(t, r, http.StatusCreated)
@@ -101,6 +106,25 @@ func TestGDPRExport(t *testing.T) {
 	}
 	if len(messages) != 2 || got[conv1] != body1 || got[conv2] != body2 {
 		t.Fatalf("messages: %s", files["messages.json"])
+	}
+	var mediaFile struct {
+		Items []struct {
+			ID             string `json:"id"`
+			ConversationID string `json:"conversation_id"`
+			Filename       string `json:"filename"`
+			ContentType    string `json:"content_type"`
+			Size           int64  `json:"size"`
+			Status         string `json:"status"`
+			CreatedAt      string `json:"created_at"`
+		} `json:"items"`
+	}
+	if err := json.Unmarshal(files["media.json"], &mediaFile); err != nil {
+		t.Fatal(err)
+	}
+	if len(mediaFile.Items) != 1 || mediaFile.Items[0].ID != mediaRef["id"] || mediaFile.Items[0].ConversationID != conv1 ||
+		mediaFile.Items[0].Filename != "export.pdf" || mediaFile.Items[0].Size != 1234 || mediaFile.Items[0].Status != "pending" ||
+		mediaFile.Items[0].ContentType != "application/pdf" || mediaFile.Items[0].CreatedAt == "" {
+		t.Fatalf("media.json: %s", files["media.json"])
 	}
 	var consents []struct {
 		Purpose string `json:"purpose"`
