@@ -7,6 +7,7 @@ import (
 	"caas.dev/shared/clock"
 	"caas.dev/shared/gdpr"
 	"caas.dev/shared/ids"
+	"caas.dev/shared/keys"
 	"caas.dev/shared/mongo"
 	"caas.dev/shared/s3"
 )
@@ -66,4 +67,33 @@ func (e *Env) GDPRWithAudit(ctx context.Context) (*gdpr.Service, error) {
 	}
 	svc.Changes = gdpr.AuditRecorder{Audit: trail, Keys: ks, IDs: ids.Random{}}
 	return svc, nil
+}
+
+// subjectDeps are what the services that act on a data subject's whole record (export and
+// erasure) share: the GDPR service, the Mongo client, the key service and the audit trail.
+type subjectDeps struct {
+	gdpr  *gdpr.Service
+	db    *mongo.Client
+	keys  *keys.Service
+	audit *audit.Service
+}
+
+func (e *Env) subjectDeps(ctx context.Context) (subjectDeps, error) {
+	svc, err := e.GDPR(ctx)
+	if err != nil {
+		return subjectDeps{}, err
+	}
+	db, err := e.Mongo(ctx)
+	if err != nil {
+		return subjectDeps{}, err
+	}
+	ks, err := e.Keys(ctx)
+	if err != nil {
+		return subjectDeps{}, err
+	}
+	trail, err := e.Audit(ctx)
+	if err != nil {
+		return subjectDeps{}, err
+	}
+	return subjectDeps{gdpr: svc, db: db, keys: ks, audit: trail}, nil
 }

@@ -12,22 +12,11 @@ import (
 // user's key), the audit trail, the legal holds (which refuse an erasure), the media store and, when a bucket is configured (S3_BUCKET;
 // always under `caas run`), the bucket that holds export archives and media objects.
 func (e *Env) Eraser(ctx context.Context) (*gdpr.Eraser, error) {
-	svc, err := e.GDPR(ctx)
+	d, err := e.subjectDeps(ctx)
 	if err != nil {
 		return nil, err
 	}
-	db, err := e.Mongo(ctx)
-	if err != nil {
-		return nil, err
-	}
-	ks, err := e.Keys(ctx)
-	if err != nil {
-		return nil, err
-	}
-	trail, err := e.Audit(ctx)
-	if err != nil {
-		return nil, err
-	}
+	svc, db, ks, trail := d.gdpr, d.db, d.keys, d.audit
 	store := mongo.NewErasureStore(db)
 	er := &gdpr.Eraser{GDPR: svc, Store: store, Data: store, Keys: ks, Audit: trail,
 		ExportPrefix: mongo.ExportObjectPrefix, Media: mongo.NewMediaStore(db), Holds: db.Retention()}

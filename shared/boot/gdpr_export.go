@@ -24,22 +24,11 @@ const ExportsTopicEnv = "CAAS_EXPORTS_TOPIC"
 // S3_BUCKET, job events to CAAS_EXPORTS_TOPIC (when set; otherwise only the schedule builds),
 // message bodies opened with the key service and audit records found by the user's pseudonym.
 func (e *Env) Exporter(ctx context.Context) (*gdpr.Exporter, error) {
-	svc, err := e.GDPR(ctx)
+	d, err := e.subjectDeps(ctx)
 	if err != nil {
 		return nil, err
 	}
-	db, err := e.Mongo(ctx)
-	if err != nil {
-		return nil, err
-	}
-	ks, err := e.Keys(ctx)
-	if err != nil {
-		return nil, err
-	}
-	trail, err := e.Audit(ctx)
-	if err != nil {
-		return nil, err
-	}
+	svc, db, ks, trail := d.gdpr, d.db, d.keys, d.audit
 	cfg := s3.ConfigFromEnv(e.getenv)
 	if cfg.Bucket == "" {
 		return nil, errors.New(s3.BucketEnv + " is required")

@@ -126,13 +126,9 @@ func (s *MediaStore) IsMember(ctx context.Context, tenantID, conversationID, use
 
 // MediaOfUploader returns every media the user uploaded, oldest first, pending ones included.
 func (s *MediaStore) MediaOfUploader(ctx context.Context, tenantID, userID string) ([]media.Media, error) {
-	cur, err := s.coll.Find(ctx, bson.D{{Key: "tenant_id", Value: tenantID}, {Key: "uploader_id", Value: userID}},
-		options.Find().SetSort(bson.D{{Key: "created_at", Value: 1}, {Key: "_id", Value: 1}}))
-	if err != nil {
-		return nil, fmt.Errorf("list media of user: %w", err)
-	}
 	var docs []mediaDoc
-	if err := cur.All(ctx, &docs); err != nil {
+	if err := findAll(ctx, s.coll, bson.D{{Key: "tenant_id", Value: tenantID}, {Key: "uploader_id", Value: userID}},
+		options.Find().SetSort(bson.D{{Key: "created_at", Value: 1}, {Key: "_id", Value: 1}}), &docs); err != nil {
 		return nil, fmt.Errorf("list media of user: %w", err)
 	}
 	out := make([]media.Media, len(docs))

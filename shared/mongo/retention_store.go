@@ -170,12 +170,8 @@ func decodeIDs(ctx context.Context, cur *mongo.Cursor) ([]string, error) {
 
 // Overrides implements retention.Store.
 func (s *RetentionStore) Overrides(ctx context.Context, tenantID string) ([]retention.Override, error) {
-	cur, err := s.policies.Find(ctx, bson.D{{Key: "kind", Value: retentionKindConversation}, {Key: "tenant_id", Value: tenantID}})
-	if err != nil {
-		return nil, fmt.Errorf("find retention overrides: %w", err)
-	}
 	var docs []retentionPolicyDoc
-	if err := cur.All(ctx, &docs); err != nil {
+	if err := findAll(ctx, s.policies, bson.D{{Key: "kind", Value: retentionKindConversation}, {Key: "tenant_id", Value: tenantID}}, nil, &docs); err != nil {
 		return nil, fmt.Errorf("find retention overrides: %w", err)
 	}
 	out := make([]retention.Override, len(docs))

@@ -217,88 +217,50 @@ func (s *Service) batches(ctx context.Context, tr *TenantResult, category string
 	}
 }
 
-// messages walks the tenant's conversations from the cursor, deleting in each the messages
-// past its period (the override's or the tenant's). The cursor is the last conversation done.
+// messages deletes, in each of the tenant's conversations, the messages past its period (the
+// override's or the tenant's). A held conversation and the messages of held users are spared.
 func (s *Service) messages(ctx context.Context, pol Policy, heldConvs map[string]bool, spare []string, now time.Time, tr *TenantResult) (bool, error) {
-	overrides, err := s.cfg.Store.Overrides(ctx, pol.TenantID)
-	if err != nil {
-		return false, fmt.Errorf("read retention overrides: %w", err)
-	}
-	period := map[string]int{}
-	some := pol.MessagesDays > 0
-	for _, o := range overrides {
-		if o.MessagesDays != nil {
-			period[o.ConversationID] = *o.MessagesDays
-			some = some || *o.MessagesDays > 0
-		}
-	}
-	if !some {
-		return true, nil
-	}
-	cursor, err := s.cfg.Store.Cursor(ctx, pol.TenantID, CategoryMessages)
-	if err != nil {
-		return false, fmt.Errorf("read retention cursor: %w", err)
-	}
-	for {
-		convs, err := s.cfg.Store.Conversations(ctx, pol.TenantID, cursor, conversationPage)
-		if err != nil {
-			return false, fmt.Errorf("list conversations: %w", err)
-		}
-		for _, c := range convs {
-			days, ok := period[c]
-			if !ok {
-				days = pol.MessagesDays
-			}
-			if days > 0 && !heldConvs[c] {
-				cut := now.Add(-time.Duration(days) * 24 * time.Hour)
-				done, err := s.batches(ctx, tr, CategoryMessages, func() (int, error) {
-					return s.cfg.Store.DeleteMessages(ctx, pol.TenantID, c, cut, spare, s.cfg.Batch)
-				})
-				if err != nil || !done {
-					if serr := s.cfg.Store.SetCursor(ctx, pol.TenantID, CategoryMessages, cursor); serr != nil && err == nil {
-						err = fmt.Errorf("store retention cursor: %w", serr)
-					}
-					return false, err
-				}
-			}
-			cursor = c
-		}
-		if len(convs) < conversationPage {
-			cursor = ""
-		}
-		if err := s.cfg.Store.SetCursor(ctx, pol.TenantID, CategoryMessages, cursor); err != nil {
-			return false, fmt.Errorf("store retention cursor: %w", err)
-		}
-		if cursor == "" {
-			return true, nil
-		}
-	}
+	return s.perConversation(ctx, pol, CategoryMessages, pol.MessagesDays, func(o Override) *int { return o.MessagesDays },
+		heldConvs, now, tr, func(conv string, cut time.Time) (int, error) {
+			return s.cfg.Store.DeleteMessages(ctx, pol.TenantID, conv, cut, spare, s.cfg.Batch)
+		})
 }
 
-// media walks the tenant's conversations from the cursor, deleting in each the media past its
-// period (the override's or the tenant's): each object, then the documents, in batches. A held
-// conversation and the media of a held uploader are spared. The cursor is the last
-// conversation done.
+// media deletes, in each of the tenant's conversations, the media past its period (the
+// override's or the tenant's): each object, then the documents. A held conversation and the
+// media of a held uploader are spared.
 func (s *Service) media(ctx context.Context, pol Policy, heldConvs map[string]bool, spare []string, now time.Time, tr *TenantResult) (bool, error) {
 	if s.cfg.Media == nil {
 		return true, nil
 	}
+	return s.perConversation(ctx, pol, CategoryMedia, pol.MediaDays, func(o Override) *int { return o.MediaDays },
+		heldConvs, now, tr, func(conv string, cut time.Time) (int, error) {
+			return s.deleteMedia(ctx, pol.TenantID, conv, cut, spare)
+		})
+}
+
+// perConversation walks the tenant's conversations from the category's cursor (the last
+// conversation done, kept in job_state), calling del in batches for each conversation not held
+// whose period (the override's, else tenantDays) is set, with the cut-off time of that period.
+// It stops when the budget runs out, keeping the cursor, and starts over once all are done.
+func (s *Service) perConversation(ctx context.Context, pol Policy, category string, tenantDays int, override func(Override) *int,
+	heldConvs map[string]bool, now time.Time, tr *TenantResult, del func(conv string, cut time.Time) (int, error)) (bool, error) {
 	overrides, err := s.cfg.Store.Overrides(ctx, pol.TenantID)
 	if err != nil {
 		return false, fmt.Errorf("read retention overrides: %w", err)
 	}
 	period := map[string]int{}
-	some := pol.MediaDays > 0
+	some := tenantDays > 0
 	for _, o := range overrides {
-		if o.MediaDays != nil {
-			period[o.ConversationID] = *o.MediaDays
-			some = some || *o.MediaDays > 0
+		if d := override(o); d != nil {
+			period[o.ConversationID] = *d
+			some = some || *d > 0
 		}
 	}
 	if !some {
 		return true, nil
 	}
-	cursor, err := s.cfg.Store.Cursor(ctx, pol.TenantID, CategoryMedia)
+	cursor, err := s.cfg.Store.Cursor(ctx, pol.TenantID, category)
 	if err != nil {
 		return false, fmt.Errorf("read retention cursor: %w", err)
 	}
@@ -310,15 +272,13 @@ func (s *Service) media(ctx context.Context, pol Policy, heldConvs map[string]bo
 		for _, c := range convs {
 			days, ok := period[c]
 			if !ok {
-				days = pol.MediaDays
+				days = tenantDays
 			}
 			if days > 0 && !heldConvs[c] {
 				cut := now.Add(-time.Duration(days) * 24 * time.Hour)
-				done, err := s.batches(ctx, tr, CategoryMedia, func() (int, error) {
-					return s.deleteMedia(ctx, pol.TenantID, c, cut, spare)
-				})
+				done, err := s.batches(ctx, tr, category, func() (int, error) { return del(c, cut) })
 				if err != nil || !done {
-					if serr := s.cfg.Store.SetCursor(ctx, pol.TenantID, CategoryMedia, cursor); serr != nil && err == nil {
+					if serr := s.cfg.Store.SetCursor(ctx, pol.TenantID, category, cursor); serr != nil && err == nil {
 						err = fmt.Errorf("store retention cursor: %w", serr)
 					}
 					return false, err
@@ -329,7 +289,7 @@ func (s *Service) media(ctx context.Context, pol Policy, heldConvs map[string]bo
 		if len(convs) < conversationPage {
 			cursor = ""
 		}
-		if err := s.cfg.Store.SetCursor(ctx, pol.TenantID, CategoryMedia, cursor); err != nil {
+		if err := s.cfg.Store.SetCursor(ctx, pol.TenantID, category, cursor); err != nil {
 			return false, fmt.Errorf("store retention cursor: %w", err)
 		}
 		if cursor == "" {
