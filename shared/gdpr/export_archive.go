@@ -85,6 +85,7 @@ func (x *Exporter) writeArchive(ctx context.Context, zw *zip.Writer, e Export, u
 		{"messages.json", x.writeMessages},
 		{"consents.json", x.writeConsents},
 		{"audit.json", x.writeAudit},
+		{"rectifications.json", x.writeRectifications},
 	}
 	if err := writeJSONFile(zw, "profile.json", at, profileJSON{ID: u.ID, Email: u.Email, DisplayName: u.DisplayName,
 		Role: identity.RoleOf(u), CreatedAt: timeJSON(u.CreatedAt)}); err != nil {
@@ -233,6 +234,55 @@ func (x *Exporter) writeAudit(ctx context.Context, l *jsonList, e Export) error 
 		for _, r := range page {
 			if err := l.add(audit.RecordJSON(r)); err != nil {
 				return err
+			}
+		}
+		if len(page) < exportPage {
+			return nil
+		}
+		after = page[len(page)-1].Seq
+	}
+}
+
+// rectificationJSON is one corrected profile field, opened from the sealed values of its audit
+// record: the subject is the one person the export is for, so the values come back in clear.
+type rectificationJSON struct {
+	RecordID string `json:"record_id"`
+	Seq      int64  `json:"seq"`
+	Time     string `json:"time"`
+	Field    string `json:"field"`
+	Old      string `json:"old"`
+	New      string `json:"new"`
+}
+
+// writeRectifications lists the corrections of the user's profile (Art. 16), one item per
+// field, with the old and new values the audit trail keeps sealed under the user's key.
+func (x *Exporter) writeRectifications(ctx context.Context, l *jsonList, e Export) error {
+	p, err := x.Audit.Pseudonym(ctx, e.TenantID, e.UserID)
+	if err != nil {
+		return err
+	}
+	var after int64
+	for {
+		page, err := x.Source.AuditRecords(ctx, e.TenantID, p, after, exportPage)
+		if err != nil {
+			return err
+		}
+		for _, r := range page {
+			if r.Action != RectificationAction || r.Resource != "user:"+p || r.Details["fields"] == "" {
+				continue
+			}
+			for _, f := range strings.Split(r.Details["fields"], ",") {
+				item := rectificationJSON{RecordID: r.ID, Seq: r.Seq, Time: r.Time.UTC().Format(audit.TimeFormat), Field: f}
+				for side, out := range map[string]*string{"old": &item.Old, "new": &item.New} {
+					v, err := OpenRectifiedValue(ctx, x.Bodies, e.TenantID, e.UserID, r.ID, f, side, r.Details[side+"_"+f])
+					if err != nil {
+						return fmt.Errorf("open rectified %s: %w", f, err)
+					}
+					*out = v
+				}
+				if err := l.add(item); err != nil {
+					return err
+				}
 			}
 		}
 		if len(page) < exportPage {

@@ -211,6 +211,13 @@ func TestExportBuildsEveryCategory(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// A correction of ann's profile, its values sealed under her key in the trail.
+	rec := gdpr.AuditRecorder{Audit: f.trail, Keys: f.ks, IDs: ids.Random{}}
+	if err := rec.RecordChange(ctx, gdpr.Change{TenantID: "ten_a", UserID: f.ann.UserID, Actor: "api_key", RequestID: "req-fix",
+		At: now, Fields: []gdpr.FieldChange{{Field: "display_name", Old: "Ann Old", New: "Ann New"}}}); err != nil {
+		t.Fatal(err)
+	}
+
 	e, created, err := f.x.StartExport(ctx, f.ann, gdpr.ExportRequest{}, idempotency.Request{})
 	if err != nil || !created || e.Status != gdpr.ExportPending || !ids.Valid(ids.Export, e.ID) || e.UserID != f.ann.UserID {
 		t.Fatalf("start: %+v %v %v", e, created, err)
@@ -247,10 +254,17 @@ func TestExportBuildsEveryCategory(t *testing.T) {
 	}
 	files := readZip(t, data)
 	for _, name := range []string{"profile.json", "sessions.json", "conversations.json", "messages.json", "media.json",
-		"consents.json", "audit.json", "information.json", "manifest.json"} {
+		"consents.json", "audit.json", "rectifications.json", "information.json", "manifest.json"} {
 		if _, ok := files[name]; !ok {
 			t.Fatalf("archive lacks %s", name)
 		}
+	}
+	var fixes []struct{ RecordID, Field, Old, New string }
+	if err := json.Unmarshal(files["rectifications.json"], &fixes); err != nil {
+		t.Fatal(err)
+	}
+	if len(fixes) != 1 || fixes[0].Field != "display_name" || fixes[0].Old != "Ann Old" || fixes[0].New != "Ann New" {
+		t.Errorf("rectifications.json: %+v, want the display name change opened", fixes)
 	}
 	var profile struct{ ID, Email string }
 	var sessions []struct{ ID, IP string }
@@ -334,7 +348,7 @@ func TestExportBuildsEveryCategory(t *testing.T) {
 	if len(consents) != 2 || consents[0].Granted || !consents[1].Granted {
 		t.Fatalf("consents %+v", consents)
 	}
-	if len(records) != 2 || records[0].ID != "r1" || records[0].Actor.ID != pAnn || records[1].ID != "r2" {
+	if len(records) != 3 || records[0].ID != "r1" || records[0].Actor.ID != pAnn || records[1].ID != "r2" || records[2].ID != "rectify:req-fix" {
 		t.Fatalf("audit %+v", records)
 	}
 	// Each record is written as GET /v1/audit/events answers it, seq and hashes included.
@@ -369,7 +383,7 @@ func TestExportBuildsEveryCategory(t *testing.T) {
 		info.Source == "" || len(info.Rights) < 6 {
 		t.Fatalf("information %+v", info)
 	}
-	if manifest.ExportID != e.ID || manifest.Counts["messages"] != 2 || manifest.Counts["audit"] != 2 ||
+	if manifest.ExportID != e.ID || manifest.Counts["messages"] != 2 || manifest.Counts["audit"] != 3 || manifest.Counts["rectifications"] != 1 ||
 		manifest.Counts["consents"] != 2 || manifest.Counts["sessions"] != 2 || manifest.Counts["media"] != 1 {
 		t.Fatalf("manifest %+v", manifest)
 	}
