@@ -2,6 +2,7 @@ package apiroutes
 
 import (
 	"context"
+	"slices"
 	"strings"
 
 	"caas.dev/shared/edge"
@@ -22,7 +23,10 @@ var (
 func DefaultHandler(routes []Route) edge.HandlerFunc {
 	return func(ctx context.Context, req *edge.Request) (*edge.Response, error) {
 		allowed := Allowed(routes, req.RawPath)
-		if len(allowed) == 0 {
+		// A path the gateway did not route although a route of this method matches its raw form
+		// holds an encoded "/" (%2F) in a segment: the gateway reads it as two segments, so no
+		// route has it.
+		if len(allowed) == 0 || slices.Contains(allowed, req.RequestContext.HTTP.Method) {
 			return nil, ErrRouteNotFound
 		}
 		resp := edge.ProblemFor(fault.WithDetail(ErrMethodNotAllowed,

@@ -22,6 +22,9 @@ func TestDefaultHandler(t *testing.T) {
 		{"DELETE", "/v1/tenants", 405, "method_not_allowed", "POST"},
 		{"PUT", "/v1/conversations", 405, "method_not_allowed", "GET, POST"},
 		{"PATCH", "/v1/users/usr_1", 405, "method_not_allowed", "GET"},
+		// An id holding an encoded "/" is two segments to the gateway: no route, never a 405
+		// that names the method used.
+		{"GET", "/v1/gdpr/exports/a%2Fb", 404, "route_not_found", ""},
 	}
 	for _, c := range cases {
 		ev := events.APIGatewayV2HTTPRequest{RouteKey: "$default", RawPath: c.path}
