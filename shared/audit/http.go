@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"math"
 	"net/http"
 	"strings"
@@ -27,6 +28,9 @@ const (
 	SourceDetail = "source"
 	SourceAPI    = "api"
 )
+
+// pseudonymLength is the length of a pseudonym: the prefix and 64 hex digits.
+const pseudonymLength = len(PseudonymPrefix) + 64
 
 // MaxAppendClockSkew is how far ahead of the server's clock an appended event's time may be.
 const MaxAppendClockSkew = 5 * time.Minute
@@ -216,11 +220,17 @@ func (h *Handlers) input(e eventJSON, pseudonym func(string) (string, error)) (I
 			return Input{}, ErrReservedActor
 		}
 	}
-	// Event.input pseudonymises the user actor and every user id among the resource's path
-	// segments, as for the function edge's records.
-	in, err := ev.input(pseudonym)
+	// Pseudonymise the user actor and every user id among the resource's path segments, as for
+	// the function edge's records; unlike the edge, a resource that no longer fits is refused
+	// rather than cut, so that what is stored is what was sent.
+	in, err := ev.pseudonymised(pseudonym)
 	if err != nil {
 		return Input{}, err
+	}
+	if len(in.Resource) > MaxResourceLength && len(ev.Resource) <= MaxResourceLength {
+		return Input{}, fault.WithDetail(ErrInvalidRecord, fmt.Sprintf(
+			"resource: too long once user ids are replaced by pseudonyms (%d bytes each): at most %d bytes",
+			pseudonymLength, MaxResourceLength))
 	}
 	in.Details = make(map[string]string, len(e.Details)+1)
 	for k, v := range e.Details {

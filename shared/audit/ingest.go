@@ -142,8 +142,22 @@ func (s *Service) Ingest(ctx context.Context, tenants Tenants, events []Event) (
 	return res, nil
 }
 
-// input turns an event into the record the chain stores, pseudonymising user ids.
+// input turns an event into the record the chain stores, pseudonymising user ids. A resource
+// that grows past MaxResourceLength with its pseudonyms is cut at a segment boundary (CutPath).
 func (e Event) input(pseudonym func(string) (string, error)) (Input, error) {
+	in, err := e.pseudonymised(pseudonym)
+	if err != nil {
+		return Input{}, err
+	}
+	if in.Resource != e.Resource {
+		in.Resource = CutPath(in.Resource, MaxResourceLength)
+	}
+	return in, nil
+}
+
+// pseudonymised is input without the cut: the resource keeps its full length once its user
+// ids are pseudonyms.
+func (e Event) pseudonymised(pseudonym func(string) (string, error)) (Input, error) {
 	in := Input{ID: e.ID, Time: e.Time, Actor: Actor{Type: e.Actor.Type, ID: e.Actor.ID},
 		Action: e.Action, Resource: e.Resource, Outcome: e.Outcome, Status: e.Status, IP: e.IP,
 		UserAgent: e.UserAgent, LatencyMS: e.LatencyMS, RequestID: e.RequestID}
@@ -169,7 +183,7 @@ func (e Event) input(pseudonym func(string) (string, error)) (Input, error) {
 				segs[i] = p
 			}
 		}
-		in.Resource = CutPath(strings.Join(segs, "/"), MaxResourceLength)
+		in.Resource = strings.Join(segs, "/")
 	}
 	return in, nil
 }

@@ -22,7 +22,7 @@ func (e *Env) Retention(ctx context.Context) (*retention.Service, error) {
 		return nil, err
 	}
 	cfg := retention.Config{Store: db.Retention(), Audit: trail, SessionIdle: identity.DefaultRefreshTTL,
-		Media: mongo.NewMediaStore(db)}
+		Media: mongo.NewMediaStore(db), Erasures: mongo.NewErasureStore(db)}
 	if sc := s3.ConfigFromEnv(e.getenv); sc.Bucket != "" {
 		store, err := s3.Open(ctx, sc)
 		if err != nil {

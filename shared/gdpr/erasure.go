@@ -242,8 +242,11 @@ func (e *Eraser) eraseMedia(ctx context.Context, tenantID, userID string) (int64
 	}
 	mediaIDs := make([]string, 0, len(ms))
 	for _, m := range ms {
-		if err := e.MediaObjects.Delete(ctx, m.ObjectKey); err != nil {
-			return 0, "", fmt.Errorf("delete media object %s: %w", m.ID, err)
+		// The media's object and an upload made after completion, which nothing else deletes.
+		for _, k := range media.Keys(m) {
+			if err := e.MediaObjects.Delete(ctx, k); err != nil {
+				return 0, "", fmt.Errorf("delete media object %s: %w", m.ID, err)
+			}
 		}
 		mediaIDs = append(mediaIDs, m.ID)
 	}
@@ -263,7 +266,9 @@ const erasureOp = "gdpr_erasure"
 // created=true when this call finished the erasure, created=false when the user was erased
 // already. A run that stopped halfway is finished by the next request for the user. A user
 // under a legal hold is refused with ErrUserHold or ErrConversationHold; while another run
-// works on the user, the request fails with ErrErasureInProgress.
+// works on the user, the request fails with ErrErasureInProgress. With r.Key, the key is bound
+// to the request on every answer past the caller's checks (the repeat answer and a refusal
+// included), and a different request with it fails with idempotency.ErrConflict.
 func (e *Eraser) Erase(ctx context.Context, caller edge.Identity, userID string, r idempotency.Request) (Erasure, bool, error) {
 	if userID == "" {
 		if caller.Actor != edge.ActorUser || caller.UserID == "" {
@@ -280,20 +285,33 @@ func (e *Eraser) Erase(ctx context.Context, caller edge.Identity, userID string,
 		return Erasure{}, false, identity.ErrUserNotFound
 	}
 	held, err := e.Store.ErasureOfUser(ctx, caller.TenantID, userID)
+	if err != nil && !errors.Is(err, ErrErasureNotFound) {
+		return Erasure{}, false, fmt.Errorf("erase: %w", err)
+	}
+	// The key is bound to this request whatever the answer, the repeat answer for a user
+	// erased already included, so that it can never be reused for another user.
+	er := Erasure{ID: e.GDPR.IDs.New(ids.Erasure), TenantID: caller.TenantID, UserID: userID,
+		RequestedBy: actorOf(caller), RequestedAt: e.GDPR.Clock.Now()}
+	if err == nil {
+		er.ID = held.ID
+	}
+	if r.Key != "" {
+		scope := erasureOp + "|" + caller.TenantID + "|" + actorOf(caller)
+		c, _, err := idempotency.Settle(ctx, e.GDPR.Keys, scope, r, er.ID, er.RequestedAt)
+		if err != nil {
+			return Erasure{}, false, fmt.Errorf("erase: %w", err)
+		}
+		er.ID, er.RequestedAt = c.ResourceID, c.CreatedAt
+	}
 	switch {
 	case err == nil && held.Status == ErasureCompleted:
 		return held, false, nil
 	case err == nil:
 		// A run stopped halfway: finish it, unless a hold came since.
-	case errors.Is(err, ErrErasureNotFound):
+	default:
 		if _, err := e.GDPR.Users.UserByID(ctx, caller.TenantID, userID); err != nil {
 			return Erasure{}, false, fmt.Errorf("erase: %w", err)
 		}
-	default:
-		return Erasure{}, false, fmt.Errorf("erase: %w", err)
-	}
-	if err := e.checkHolds(ctx, caller.TenantID, userID); err != nil {
-		return Erasure{}, false, err
 	}
 
 	// One run at a time per user: concurrent runs would redo steps and, FerretDB updates not
@@ -308,6 +326,13 @@ func (e *Eraser) Erase(ctx context.Context, caller edge.Identity, userID string,
 	}
 	defer func() { _ = e.Store.ReleaseRun(context.WithoutCancel(ctx), caller.TenantID, userID, token) }()
 
+	// Holds are checked only now, after the claim is stored: a hold placed from here on sees
+	// the claim and withdraws itself (retention.Service.PlaceHold), and one placed before is
+	// seen here, so an erasure and a hold on the same user never both succeed.
+	if err := e.checkHolds(ctx, caller.TenantID, userID); err != nil {
+		return Erasure{}, false, err
+	}
+
 	// Read again under the claim: a run that ended just before it may have finished the erasure.
 	held, err = e.Store.ErasureOfUser(ctx, caller.TenantID, userID)
 	switch {
@@ -315,16 +340,6 @@ func (e *Eraser) Erase(ctx context.Context, caller edge.Identity, userID string,
 		return held, false, nil
 	case err == nil:
 	case errors.Is(err, ErrErasureNotFound):
-		er := Erasure{ID: e.GDPR.IDs.New(ids.Erasure), TenantID: caller.TenantID, UserID: userID,
-			RequestedBy: actorOf(caller), RequestedAt: e.GDPR.Clock.Now()}
-		if r.Key != "" {
-			scope := erasureOp + "|" + caller.TenantID + "|" + actorOf(caller)
-			c, _, err := idempotency.Settle(ctx, e.GDPR.Keys, scope, r, er.ID, er.RequestedAt)
-			if err != nil {
-				return Erasure{}, false, fmt.Errorf("erase: %w", err)
-			}
-			er.ID, er.RequestedAt = c.ResourceID, c.CreatedAt
-		}
 		held, _, err = e.Store.ClaimErasure(ctx, er)
 		if err != nil {
 			return Erasure{}, false, fmt.Errorf("erase: %w", err)

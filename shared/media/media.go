@@ -1,10 +1,14 @@
 // Package media stores the files members attach to a conversation. The bytes never pass
 // through a function: UploadMedia records a pending media document and hands the uploader a
 // presigned S3 upload of exactly the declared size and content type, CompleteUpload checks the
-// stored object against the declaration and marks the media ready, and GetMedia gives a member
-// of the conversation the metadata and a presigned download link.
+// uploaded object against the declaration, copies it to the media's own key and marks the media
+// ready, and GetMedia gives a member of the conversation the metadata and a presigned download
+// link.
 //
-// Objects live under media/<tenant>/<conversation>/<media id>, documents in caas_platform.media.
+// Uploads land under uploads/<tenant>/<conversation>/<media id> (UploadKey), where the
+// presigned POST may write for as long as it works; only the server writes the media's key,
+// media/<tenant>/<conversation>/<media id> (ObjectKey), so a second POST after completion
+// never changes what is downloaded. Documents live in caas_platform.media.
 package media
 
 import (
@@ -96,6 +100,7 @@ type Store interface {
 type Objects interface {
 	PresignPost(ctx context.Context, key, contentType string, size int64, ttl time.Duration) (s3.PostUpload, error)
 	Stat(ctx context.Context, key string) (s3.ObjectInfo, error)
+	Copy(ctx context.Context, src, dst, matchETag string) error
 	Delete(ctx context.Context, key string) error
 	PresignGetAttachment(ctx context.Context, key, filename string, ttl time.Duration) (string, error)
 }
@@ -140,6 +145,23 @@ func ObjectKey(tenantID, conversationID, mediaID string) string {
 	return "media/" + tenantID + "/" + conversationID + "/" + mediaID
 }
 
+// UploadKey returns where the presigned upload of a media puts its bytes until CompleteUpload
+// copies them to ObjectKey.
+func UploadKey(tenantID, conversationID, mediaID string) string {
+	return "uploads/" + tenantID + "/" + conversationID + "/" + mediaID
+}
+
+// TODO: an upload made with a still-valid presigned request after erasure or retention deleted
+// the media (at most LinkTTL after the request was issued) leaves an object at UploadKey that no
+// document names and nothing deletes; a sweep of uploads/ (or a bucket lifecycle rule on that
+// prefix) would remove it.
+
+// Keys returns every key that may hold bytes of m: the media's own and its upload's. Whoever
+// deletes a media (erasure, retention) deletes both.
+func Keys(m Media) []string {
+	return []string{m.ObjectKey, UploadKey(m.TenantID, m.ConversationID, m.ID)}
+}
+
 // UploadMedia validates in, checks that the caller is a member of the conversation, stores a
 // pending media and presigns its upload. With a key in r, a repeat of the same request returns
 // the same media (created=false) with a fresh presigned request.
@@ -173,7 +195,8 @@ func (s *Service) UploadMedia(ctx context.Context, caller edge.Identity, convers
 	}
 	up := Upload{Media: stored}
 	if stored.Status == StatusPending {
-		req, err := s.Objects.PresignPost(ctx, stored.ObjectKey, stored.ContentType, stored.Size, LinkTTL)
+		req, err := s.Objects.PresignPost(ctx, UploadKey(stored.TenantID, stored.ConversationID, stored.ID),
+			stored.ContentType, stored.Size, LinkTTL)
 		if err != nil {
 			return Upload{}, false, fmt.Errorf("upload media: %w", err)
 		}
@@ -182,9 +205,11 @@ func (s *Service) UploadMedia(ctx context.Context, caller edge.Identity, convers
 	return up, created, nil
 }
 
-// CompleteUpload checks the uploaded object of the caller's media against its declaration and
-// marks it ready. A missing object fails with ErrUploadMissing; an object of another size or
-// content type is deleted and fails with ErrUploadMismatch. Completing a ready media returns it.
+// CompleteUpload checks the uploaded object of the caller's media against its declaration,
+// copies it to the media's key (ObjectKey), deletes the upload and marks the media ready. A
+// missing object fails with ErrUploadMissing; an object of another size or content type is
+// deleted and fails with ErrUploadMismatch. Completing a ready media returns it unchanged: an
+// upload made after completion stays at UploadKey, which nothing serves.
 func (s *Service) CompleteUpload(ctx context.Context, caller edge.Identity, id string) (Media, error) {
 	m, err := s.find(ctx, caller, id)
 	if err != nil {
@@ -196,18 +221,46 @@ func (s *Service) CompleteUpload(ctx context.Context, caller edge.Identity, id s
 	if m.Status == StatusReady {
 		return m, nil
 	}
-	info, err := s.Objects.Stat(ctx, m.ObjectKey)
+	upload := UploadKey(m.TenantID, m.ConversationID, m.ID)
+	info, err := s.Objects.Stat(ctx, upload)
 	if errors.Is(err, s3.ErrNotFound) {
 		return Media{}, ErrUploadMissing
 	}
 	if err != nil {
 		return Media{}, fmt.Errorf("complete upload: %w", err)
 	}
-	if info.Size != m.Size || !sameContentType(info.ContentType, m.ContentType) {
-		if err := s.Objects.Delete(ctx, m.ObjectKey); err != nil {
-			return Media{}, fmt.Errorf("complete upload: delete mismatched object: %w", err)
+	mismatch := func() (Media, error) {
+		for _, k := range Keys(m) {
+			if err := s.Objects.Delete(ctx, k); err != nil {
+				return Media{}, fmt.Errorf("complete upload: delete mismatched object: %w", err)
+			}
 		}
 		return Media{}, ErrUploadMismatch
+	}
+	if !s.matches(info, m) {
+		return mismatch()
+	}
+	// The presigned POST still works, so the upload may change under us: copy only the object
+	// just checked (S3 checks the ETag), then check what the media's key holds.
+	switch err := s.Objects.Copy(ctx, upload, m.ObjectKey, info.ETag); {
+	case errors.Is(err, s3.ErrNotFound):
+		return Media{}, ErrUploadMissing
+	case errors.Is(err, s3.ErrChanged):
+		return mismatch()
+	case err != nil:
+		return Media{}, fmt.Errorf("complete upload: %w", err)
+	}
+	copied, err := s.Objects.Stat(ctx, m.ObjectKey)
+	if err != nil {
+		return Media{}, fmt.Errorf("complete upload: %w", err)
+	}
+	// A copy of a single-part object keeps its ETag, so another one means the upload changed
+	// between the check and the copy on a server that ignores the copy's condition.
+	if !s.matches(copied, m) || (info.ETag != "" && copied.ETag != info.ETag) {
+		return mismatch()
+	}
+	if err := s.Objects.Delete(ctx, upload); err != nil {
+		return Media{}, fmt.Errorf("complete upload: delete upload: %w", err)
 	}
 	at := s.Clock.Now()
 	if err := s.Store.MarkReady(ctx, m.TenantID, m.ID, at); err != nil {
@@ -318,6 +371,11 @@ func ValidContentType(ct string) bool {
 	}
 	typ, sub, ok := strings.Cut(mt, "/")
 	return ok && typ != "" && sub != "" && !strings.Contains(sub, "/")
+}
+
+// matches reports whether a stored object has the media's declared size and content type.
+func (s *Service) matches(info s3.ObjectInfo, m Media) bool {
+	return info.Size == m.Size && sameContentType(info.ContentType, m.ContentType)
 }
 
 // sameContentType compares a stored object's content type with the declared one; S3 keeps

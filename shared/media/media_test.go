@@ -56,6 +56,7 @@ func newFixture(t *testing.T) *fixture {
 		defer cancel()
 		for _, tn := range []string{tenantA, tenantB} {
 			_, _ = objects.DeletePrefix(ctx, "media/"+tn+"/")
+			_, _ = objects.DeletePrefix(ctx, "uploads/"+tn+"/")
 		}
 	})
 	user := func(tenantID string) edge.Identity {
@@ -112,6 +113,11 @@ func post(t *testing.T, up *s3.PostUpload, body []byte) int {
 	return resp.StatusCode
 }
 
+// uploadKey is where the presigned upload of m puts its bytes.
+func uploadKey(m media.Media) string {
+	return "uploads/" + m.TenantID + "/" + m.ConversationID + "/" + m.ID
+}
+
 // faultCode returns the API code of err, or "" when it is no fault.Error.
 func faultCode(err error) string {
 	if fe := fault.As(err); fe != nil {
@@ -134,7 +140,7 @@ func TestUploadCompleteGetDownload(t *testing.T) {
 		m.ObjectKey != "media/"+f.ann.TenantID+"/"+f.conv+"/"+m.ID {
 		t.Fatalf("media %+v", m)
 	}
-	if up.Request == nil || up.Request.Fields["key"] != m.ObjectKey || up.Request.Fields["Content-Type"] != "application/pdf" ||
+	if up.Request == nil || up.Request.Fields["key"] != uploadKey(m) || up.Request.Fields["Content-Type"] != "application/pdf" ||
 		up.Request.Fields["policy"] == "" || time.Until(up.ExpiresAt) > media.LinkTTL+time.Second {
 		t.Fatalf("presigned upload %+v", up.Request)
 	}
@@ -211,15 +217,17 @@ func TestMismatchDeletesTheObject(t *testing.T) {
 				if ct == "" {
 					ct = c.declared
 				}
-				if err := f.objects.Put(ctx, up.Media.ObjectKey, bytes.NewReader(c.send), int64(len(c.send)), ct); err != nil {
+				if err := f.objects.Put(ctx, uploadKey(up.Media), bytes.NewReader(c.send), int64(len(c.send)), ct); err != nil {
 					t.Fatal(err)
 				}
 			}
 			if _, err := f.svc.CompleteUpload(ctx, f.ann, up.Media.ID); !errors.Is(err, media.ErrUploadMismatch) {
 				t.Fatalf("complete: %v", err)
 			}
-			if _, err := f.objects.Stat(ctx, up.Media.ObjectKey); !errors.Is(err, s3.ErrNotFound) {
-				t.Fatalf("the mismatched object is still there: %v", err)
+			for _, k := range media.Keys(up.Media) {
+				if _, err := f.objects.Stat(ctx, k); !errors.Is(err, s3.ErrNotFound) {
+					t.Fatalf("the mismatched object is still at %s: %v", k, err)
+				}
 			}
 			m, err := f.store.MediaByID(ctx, f.ann.TenantID, up.Media.ID)
 			if err != nil || m.Status != media.StatusPending {

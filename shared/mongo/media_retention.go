@@ -8,6 +8,7 @@ import (
 	"go.mongodb.org/mongo-driver/bson"
 	"go.mongodb.org/mongo-driver/mongo/options"
 
+	"caas.dev/shared/media"
 	"caas.dev/shared/retention"
 )
 
@@ -21,20 +22,22 @@ func (s *MediaStore) ExpiredMedia(ctx context.Context, tenantID, conversationID 
 		{Key: "created_at", Value: bson.D{{Key: "$lt", Value: cutoff.UTC()}}},
 	}, "uploader_id", spareUploaders)
 	cur, err := s.coll.Find(ctx, q, options.Find().SetSort(bson.D{{Key: "created_at", Value: 1}, {Key: "_id", Value: 1}}).
-		SetLimit(int64(limit)).SetProjection(bson.D{{Key: "_id", Value: 1}, {Key: "object_key", Value: 1}}))
+		SetLimit(int64(limit)).SetProjection(bson.D{{Key: "_id", Value: 1}, {Key: "object_key", Value: 1}, {Key: "conversation_id", Value: 1}}))
 	if err != nil {
 		return nil, fmt.Errorf("find expired media: %w", err)
 	}
 	var docs []struct {
-		ID        string `bson:"_id"`
-		ObjectKey string `bson:"object_key"`
+		ID             string `bson:"_id"`
+		ObjectKey      string `bson:"object_key"`
+		ConversationID string `bson:"conversation_id"`
 	}
 	if err := cur.All(ctx, &docs); err != nil {
 		return nil, fmt.Errorf("find expired media: %w", err)
 	}
 	out := make([]retention.MediaItem, len(docs))
 	for i, d := range docs {
-		out[i] = retention.MediaItem{ID: d.ID, ObjectKey: d.ObjectKey}
+		out[i] = retention.MediaItem{ID: d.ID, ObjectKey: d.ObjectKey,
+			UploadKey: media.UploadKey(tenantID, d.ConversationID, d.ID)}
 	}
 	return out, nil
 }

@@ -207,6 +207,9 @@ type Export struct {
 type MediaItem struct {
 	ID        string
 	ObjectKey string
+	// UploadKey is where the media's presigned upload writes (media.UploadKey); an upload made
+	// after completion stays there, so it is deleted with the media.
+	UploadKey string
 }
 
 // MediaStore finds and deletes expired media documents; *mongo.MediaStore is the production one.
@@ -238,8 +241,11 @@ type Config struct {
 	Media MediaStore
 	// Audit, when set, receives one record per tenant and run.
 	Audit Auditor
-	Clock clock.Clock
-	IDs   interface{ New(prefix string) string }
+	// Erasures, when set, refuses a hold racing an erasure (ErrUserErasure); the production
+	// wiring always sets it.
+	Erasures Erasures
+	Clock    clock.Clock
+	IDs      interface{ New(prefix string) string }
 	// Batch is how many items one query deletes (DefaultBatch when 0).
 	Batch int
 	// Margin is the time kept back from the context's deadline (DefaultMargin when 0).
@@ -357,6 +363,10 @@ func (s *Service) DeleteOverride(ctx context.Context, tenantID, conversationID s
 // ErrTooManyHolds returned. Whichever of two racing placements counts last sees both inserts,
 // so the cap is never exceeded once the placements return; near the cap, racing placements may
 // all be refused although one of them would have fit.
+//
+// A hold racing an erasure is settled the same way: once stored, the hold is withdrawn and
+// ErrUserErasure returned when an erasure of its user, or of a user involved in its
+// conversation, has begun (Config.Erasures).
 func (s *Service) PlaceHold(ctx context.Context, h Hold) (Hold, error) {
 	if (h.UserID == "") == (h.ConversationID == "") || len(h.UserID) > 128 || len(h.ConversationID) > 128 {
 		return Hold{}, ErrInvalidHoldTarget
@@ -400,6 +410,9 @@ func (s *Service) PlaceHold(ctx context.Context, h Hold) (Hold, error) {
 	}
 	n, err = s.cfg.Store.CountHolds(ctx, h.TenantID)
 	if err == nil && n <= MaxHolds {
+		if err := s.guardErasure(ctx, h); err != nil {
+			return Hold{}, err
+		}
 		return h, nil
 	}
 	if derr := s.cfg.Store.DeleteHold(context.WithoutCancel(ctx), h.TenantID, h.ID); derr != nil && !errors.Is(derr, ErrNotFound) {

@@ -307,8 +307,13 @@ func (s *Service) deleteMedia(ctx context.Context, tenantID, conversationID stri
 	}
 	mediaIDs := make([]string, len(items))
 	for i, m := range items {
-		if err := s.cfg.Objects.Delete(ctx, m.ObjectKey); err != nil {
-			return 0, fmt.Errorf("delete media object %s: %w", m.ID, err)
+		for _, k := range []string{m.ObjectKey, m.UploadKey} {
+			if k == "" {
+				continue
+			}
+			if err := s.cfg.Objects.Delete(ctx, k); err != nil {
+				return 0, fmt.Errorf("delete media object %s: %w", m.ID, err)
+			}
 		}
 		mediaIDs[i] = m.ID
 	}

@@ -2,6 +2,7 @@ package s3
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"mime"
 	"net/url"
@@ -15,6 +16,8 @@ type ObjectInfo struct {
 	Key         string
 	Size        int64
 	ContentType string
+	// ETag identifies the object's bytes as the server reports them.
+	ETag string
 }
 
 // Stat returns the size and content type of the object under key, or ErrNotFound.
@@ -29,7 +32,32 @@ func (s *Store) Stat(ctx context.Context, key string) (ObjectInfo, error) {
 		}
 		return ObjectInfo{}, fmt.Errorf("stat object: %w", err)
 	}
-	return ObjectInfo{Key: key, Size: info.Size, ContentType: info.ContentType}, nil
+	return ObjectInfo{Key: key, Size: info.Size, ContentType: info.ContentType, ETag: info.ETag}, nil
+}
+
+// ErrChanged is a Copy whose source no longer has the ETag asked for.
+var ErrChanged = errors.New("s3: the object changed")
+
+// Copy copies the object under src to dst, server-side, with its content type, replacing any
+// object at dst. With matchETag set, S3 copies only while src still has that ETag (servers that
+// do not check the condition, such as the embedded one, copy whatever is there, so the caller
+// checks dst with Stat); a changed src gives ErrChanged. A missing src gives ErrNotFound.
+func (s *Store) Copy(ctx context.Context, src, dst, matchETag string) error {
+	if err := checkKey(src); err != nil {
+		return err
+	}
+	if err := checkKey(dst); err != nil {
+		return err
+	}
+	_, err := s.client.CopyObject(ctx, minio.CopyDestOptions{Bucket: s.bucket, Object: dst},
+		minio.CopySrcOptions{Bucket: s.bucket, Object: src, MatchETag: matchETag})
+	if err != nil {
+		if minio.ToErrorResponse(err).Code == "PreconditionFailed" {
+			return fmt.Errorf("copy object: %w: %w", ErrChanged, err)
+		}
+		return fmt.Errorf("copy object: %w", notFound(err))
+	}
+	return nil
 }
 
 // PostUpload is a presigned browser-style upload: a multipart/form-data POST to URL with every
