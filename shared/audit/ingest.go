@@ -28,6 +28,9 @@ type Event struct {
 	UserAgent string     `json:"user_agent"`
 	LatencyMS int64      `json:"latency_ms"`
 	RequestID string     `json:"request_id"`
+	// Pseudonymous says the producer already replaced the user ids by pseudonyms (see
+	// Service.Pseudonymise): a user actor's ID is then a pseudonym, taken as it is.
+	Pseudonymous bool `json:"pseudonymous,omitempty"`
 }
 
 // EventActor is who made a recorded request: Type is ActorUser (ID the user id), ActorAPIKey or
@@ -161,7 +164,7 @@ func (e Event) pseudonymised(pseudonym func(string) (string, error)) (Input, err
 	in := Input{ID: e.ID, Time: e.Time, Actor: Actor{Type: e.Actor.Type, ID: e.Actor.ID},
 		Action: e.Action, Resource: e.Resource, Outcome: e.Outcome, Status: e.Status, IP: e.IP,
 		UserAgent: e.UserAgent, LatencyMS: e.LatencyMS, RequestID: e.RequestID}
-	if in.Actor.Type == ActorUser {
+	if in.Actor.Type == ActorUser && !e.Pseudonymous {
 		if in.Actor.ID == "" {
 			// validate refuses the record: a user actor without an id.
 			return in, nil
@@ -186,6 +189,22 @@ func (e Event) pseudonymised(pseudonym func(string) (string, error)) (Input, err
 		in.Resource = strings.Join(segs, "/")
 	}
 	return in, nil
+}
+
+// Pseudonymise returns e with every user id replaced by the user's pseudonym (the actor and
+// the resource's path segments, the resource then cut to MaxResourceLength at a "/"), marked
+// Pseudonymous. The function edge calls it before the hand-off, so a record in transit (on the
+// audit topic, in the outbox) names users by pseudonym only.
+func (s *Service) Pseudonymise(ctx context.Context, e Event) (Event, error) {
+	if e.Pseudonymous {
+		return e, nil
+	}
+	in, err := e.input(func(userID string) (string, error) { return s.Pseudonym(ctx, e.TenantID, userID) })
+	if err != nil {
+		return Event{}, err
+	}
+	e.Actor.ID, e.Resource, e.Pseudonymous = in.Actor.ID, in.Resource, true
+	return e, nil
 }
 
 // CutPath returns path cut to at most max bytes at a segment boundary, so that no id is left

@@ -59,6 +59,7 @@ type Service struct {
 
 	mu         sync.Mutex
 	pseudonyms map[string][]byte             // tenant -> pseudonym key
+	links      map[string]linkEntry          // tenant\x00user -> a link written lately
 	signers    map[string]ed25519.PrivateKey // tenant -> checkpoint key
 	heads      map[string]Record             // tenant -> last head seen, a hint
 }
@@ -80,7 +81,7 @@ func New(c Config) (*Service, error) {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Service{cfg: c, pseudonyms: map[string][]byte{}, signers: map[string]ed25519.PrivateKey{}, heads: map[string]Record{}}, nil
+	return &Service{cfg: c, pseudonyms: map[string][]byte{}, links: map[string]linkEntry{}, signers: map[string]ed25519.PrivateKey{}, heads: map[string]Record{}}, nil
 }
 
 // AppendResult says what an Append did: how many records it added, how many it skipped as
@@ -409,8 +410,9 @@ func (s *Service) Pseudonym(ctx context.Context, tenantID, userID string) (strin
 	m := hmac.New(sha256.New, key)
 	m.Write([]byte(userID))
 	p := PseudonymPrefix + hex.EncodeToString(m.Sum(nil))
-	// TODO: the link is written on every call; a per-instance cache of written links would
-	// save a database round trip per recorded request.
+	if s.linkWritten(tenantID, userID, p) {
+		return p, nil
+	}
 	l := PseudonymLink{TenantID: tenantID, Pseudonym: p, UserID: userID, CreatedAt: s.cfg.Clock.Now().UTC().Truncate(time.Millisecond)}
 	if err := s.cfg.Store.InsertLink(ctx, l); err != nil {
 		if errors.Is(err, ErrForgotten) {
@@ -420,7 +422,45 @@ func (s *Service) Pseudonym(ctx context.Context, tenantID, userID string) (strin
 		}
 		return "", fmt.Errorf("store pseudonym link: %w", err)
 	}
+	s.rememberLink(tenantID, userID, p)
 	return p, nil
+}
+
+// Bounds of the per-instance cache of written pseudonym links, which spares a database write
+// per recorded request. An entry is trusted for linkTTL only, so an instance stops using an
+// erased user's pseudonym within that time.
+const (
+	linkTTL      = time.Minute
+	maxLinkCache = 10000
+)
+
+type linkEntry struct {
+	pseudonym string
+	until     time.Time
+}
+
+func (s *Service) linkWritten(tenantID, userID, pseudonym string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e, ok := s.links[tenantID+"\x00"+userID]
+	return ok && e.pseudonym == pseudonym && s.cfg.Clock.Now().Before(e.until)
+}
+
+func (s *Service) rememberLink(tenantID, userID, pseudonym string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.links) >= maxLinkCache {
+		clear(s.links)
+	}
+	s.links[tenantID+"\x00"+userID] = linkEntry{pseudonym: pseudonym, until: s.cfg.Clock.Now().Add(linkTTL)}
+}
+
+// forgetLinks drops the cached links of a user, so this instance writes (and so checks) the
+// link again on the next record about them.
+func (s *Service) forgetLinks(tenantID, userID string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.links, tenantID+"\x00"+userID)
 }
 
 func (s *Service) pseudonymKey(ctx context.Context, tenantID string) ([]byte, error) {
@@ -459,6 +499,7 @@ func (s *Service) ResolvePseudonym(ctx context.Context, tenantID, pseudonym stri
 // ForgetUser deletes the links from the user's pseudonyms to them (erasure). The records
 // and the chain are untouched and still verify; the pseudonym no longer names anyone.
 func (s *Service) ForgetUser(ctx context.Context, tenantID, userID string) (int, error) {
+	s.forgetLinks(tenantID, userID)
 	n, err := s.cfg.Store.DeleteLinks(ctx, tenantID, userID)
 	if err != nil {
 		return 0, fmt.Errorf("delete pseudonym links: %w", err)

@@ -12,6 +12,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -35,12 +36,23 @@ type Outbox interface {
 	Insert(ctx context.Context, id string, event []byte) error
 }
 
+// Pseudonymiser replaces the user ids of an event by pseudonyms; *audit.Service is the
+// production one.
+type Pseudonymiser interface {
+	Pseudonymise(ctx context.Context, e audit.Event) (audit.Event, error)
+}
+
 // Recorder implements edge.Recorder: Kafka first, the outbox when Kafka fails. Either may be
-// nil. It keeps nothing in memory past Record's return.
+// nil. It keeps nothing in memory past Record's return. With Pseudonyms, a record leaves the
+// function naming users by pseudonym only; when that fails (the key service is unreachable)
+// it leaves with the user ids, which the consumer replaces before the chain, and the failure
+// is logged to Logger.
 type Recorder struct {
-	Kafka   Publisher
-	Outbox  Outbox
-	Timeout time.Duration // of each attempt; DefaultTimeout when zero
+	Kafka      Publisher
+	Outbox     Outbox
+	Pseudonyms Pseudonymiser
+	Logger     *slog.Logger
+	Timeout    time.Duration // of each attempt; DefaultTimeout when zero
 }
 
 var _ edge.Recorder = (*Recorder)(nil)
@@ -61,15 +73,27 @@ func Event(r edge.AccessRecord) audit.Event {
 // took the record. The request's own cancellation does not cut the hand-over short; the
 // timeouts bound it.
 func (rec *Recorder) Record(ctx context.Context, r edge.AccessRecord) error {
-	b, err := Event(r).Marshal()
-	if err != nil {
-		return err
-	}
 	timeout := rec.Timeout
 	if timeout <= 0 {
 		timeout = DefaultTimeout
 	}
 	ctx = context.WithoutCancel(ctx)
+	ev := Event(r)
+	if rec.Pseudonyms != nil {
+		pctx, cancel := context.WithTimeout(ctx, timeout)
+		pe, err := rec.Pseudonyms.Pseudonymise(pctx, ev)
+		cancel()
+		if err == nil {
+			ev = pe
+		} else if rec.Logger != nil {
+			rec.Logger.WarnContext(ctx, "audit record handed over with user ids: pseudonyms unavailable",
+				"record_id", r.ID, "error", err.Error())
+		}
+	}
+	b, err := ev.Marshal()
+	if err != nil {
+		return err
+	}
 	var errs []error
 	if rec.Kafka != nil {
 		kctx, cancel := context.WithTimeout(ctx, timeout)

@@ -184,8 +184,12 @@ func TestKafkaStoppedDuringTrafficEveryRequestOnce(t *testing.T) {
 	}
 	defer w.Close()
 	outbox := tr.db.AuditOutbox()
-	h := edge.HTTPRecorded(quiet, &auditlog.Recorder{Kafka: w, Outbox: outbox, Timeout: 300 * time.Millisecond}, ok)
+	h := edge.HTTPRecorded(quiet, &auditlog.Recorder{Kafka: w, Outbox: outbox, Pseudonyms: tr.svc, Timeout: 300 * time.Millisecond}, ok)
 	userID := ids.Random{}.New(ids.User)
+	pseudonym, err := tr.svc.Pseudonym(ctx, tr.tenantID, userID)
+	if err != nil {
+		t.Fatal(err)
+	}
 	request := func(i int) {
 		resp, err := h(ctx, userRequest(tr.tenantID, userID, "/v1/users/"+userID, i))
 		if err != nil || resp.StatusCode != http.StatusOK {
@@ -210,6 +214,23 @@ func TestKafkaStoppedDuringTrafficEveryRequestOnce(t *testing.T) {
 	}
 	if waiting < n/2 {
 		t.Fatalf("%d records in the outbox after Kafka stopped, want at least %d", waiting, n/2)
+	}
+	// In transit, on the topic as in the outbox, users are named by pseudonym only.
+	entries, err := outbox.Oldest(ctx, n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	transit := make([][]byte, 0, n)
+	for _, m := range msgs {
+		transit = append(transit, m.Value)
+	}
+	for _, e := range entries {
+		transit = append(transit, e.Event)
+	}
+	for _, v := range transit {
+		if strings.Contains(string(v), userID) || !strings.Contains(string(v), pseudonym) {
+			t.Fatalf("a record in transit names the user otherwise than by pseudonym: %s", v)
+		}
 	}
 
 	dctx, cancel := context.WithTimeout(ctx, 60*time.Second)
@@ -246,8 +267,8 @@ func TestKafkaStoppedDuringTrafficEveryRequestOnce(t *testing.T) {
 	seen := map[string]int{}
 	for _, r := range recs {
 		seen[r.RequestID]++
-		if strings.Contains(r.Actor.ID+r.Resource, userID) {
-			t.Errorf("record %s holds the user id", r.ID)
+		if r.Actor.ID != pseudonym || r.Resource != "/v1/users/"+pseudonym {
+			t.Errorf("record %s: actor %q resource %q, want the user's pseudonym in both", r.ID, r.Actor.ID, r.Resource)
 		}
 	}
 	if len(recs) != n {

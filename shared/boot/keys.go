@@ -61,3 +61,8 @@ func (e *Env) Keys(ctx context.Context) (*keys.Service, error) {
 	e.keys = svc
 	return svc, nil
 }
+
+// hasMasterKey reports whether the environment names a master key, so Keys can open.
+func (e *Env) hasMasterKey() bool {
+	return e.getenv(KMSKeyIDEnv) != "" || e.getenv(MasterKeyFileEnv) != ""
+}

@@ -1,12 +1,17 @@
 package e2e
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/segmentio/kafka-go"
 )
 
 // TestRequestsRecordedInAuditTrail checks that the function edge records every request in the
@@ -102,6 +107,63 @@ func TestRequestsRecordedInAuditTrail(t *testing.T) {
 	if wantStatus(t, r, http.StatusOK) && r.obj()["valid"] != true {
 		t.Errorf("verify: %s", r)
 	}
+
+	// In transit too, on the audit topic, the user is named by pseudonym only.
+	meRec := find(items, "GET /v1/users/me", "user", "success", http.StatusOK)
+	meActor, _ := meRec["actor"].(map[string]any)
+	pseudonym, _ := meActor["id"].(string)
+	values, rerr := readTopic(kafkaBrokers(t), auditTopic)
+	if rerr != nil {
+		t.Fatal(rerr)
+	}
+	named := 0
+	for _, v := range values {
+		if bytes.Contains(v, []byte(rex.id)) {
+			t.Fatalf("a record on %s names the user id: %s", auditTopic, v)
+		}
+		if bytes.Contains(v, []byte(pseudonym)) {
+			named++
+		}
+	}
+	if pseudonym == "" || named == 0 {
+		t.Errorf("no record on %s names the user's pseudonym %q (%d records read)", auditTopic, pseudonym, len(values))
+	}
+}
+
+// auditTopic is CAAS_AUDIT_TOPIC in template.yaml.
+const auditTopic = "caas.audit"
+
+// readTopic returns the value of every record on topic, read from the start of each partition
+// until none arrives for two seconds.
+func readTopic(brokers []string, topic string) ([][]byte, error) {
+	conn, err := kafka.Dial("tcp", brokers[0])
+	if err != nil {
+		return nil, fmt.Errorf("dial kafka %s: %w", brokers[0], err)
+	}
+	partitions, err := conn.ReadPartitions(topic)
+	conn.Close()
+	if err != nil {
+		return nil, fmt.Errorf("read partitions of %s: %w", topic, err)
+	}
+	var out [][]byte
+	for _, p := range partitions {
+		r := kafka.NewReader(kafka.ReaderConfig{Brokers: brokers, Topic: topic, Partition: p.ID, MaxWait: 200 * time.Millisecond})
+		if err := r.SetOffset(kafka.FirstOffset); err != nil {
+			r.Close()
+			return nil, fmt.Errorf("seek %s/%d: %w", topic, p.ID, err)
+		}
+		for {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			m, err := r.ReadMessage(ctx)
+			cancel()
+			if err != nil {
+				break
+			}
+			out = append(out, m.Value)
+		}
+		r.Close()
+	}
+	return out, nil
 }
 
 // find returns the first record with the action, actor type, outcome and status, or nil.
