@@ -221,6 +221,12 @@ func (x *Exporter) writeConsents(ctx context.Context, l *jsonList, e Export) err
 }
 
 func (x *Exporter) writeAudit(ctx context.Context, l *jsonList, e Export) error {
+	return x.eachAuditRecord(ctx, e, func(_ string, r audit.Record) error { return l.add(audit.RecordJSON(r)) })
+}
+
+// eachAuditRecord calls fn, in seq order, with every audit record whose actor is the user's
+// pseudonym or whose resource names it, and the pseudonym.
+func (x *Exporter) eachAuditRecord(ctx context.Context, e Export, fn func(pseudonym string, r audit.Record) error) error {
 	p, err := x.Audit.Pseudonym(ctx, e.TenantID, e.UserID)
 	if err != nil {
 		return err
@@ -232,7 +238,7 @@ func (x *Exporter) writeAudit(ctx context.Context, l *jsonList, e Export) error 
 			return err
 		}
 		for _, r := range page {
-			if err := l.add(audit.RecordJSON(r)); err != nil {
+			if err := fn(p, r); err != nil {
 				return err
 			}
 		}
@@ -257,39 +263,25 @@ type rectificationJSON struct {
 // writeRectifications lists the corrections of the user's profile (Art. 16), one item per
 // field, with the old and new values the audit trail keeps sealed under the user's key.
 func (x *Exporter) writeRectifications(ctx context.Context, l *jsonList, e Export) error {
-	p, err := x.Audit.Pseudonym(ctx, e.TenantID, e.UserID)
-	if err != nil {
-		return err
-	}
-	var after int64
-	for {
-		page, err := x.Source.AuditRecords(ctx, e.TenantID, p, after, exportPage)
-		if err != nil {
-			return err
-		}
-		for _, r := range page {
-			if r.Action != RectificationAction || r.Resource != "user:"+p || r.Details["fields"] == "" {
-				continue
-			}
-			for _, f := range strings.Split(r.Details["fields"], ",") {
-				item := rectificationJSON{RecordID: r.ID, Seq: r.Seq, Time: r.Time.UTC().Format(audit.TimeFormat), Field: f}
-				for side, out := range map[string]*string{"old": &item.Old, "new": &item.New} {
-					v, err := OpenRectifiedValue(ctx, x.Bodies, e.TenantID, e.UserID, r.ID, f, side, r.Details[side+"_"+f])
-					if err != nil {
-						return fmt.Errorf("open rectified %s: %w", f, err)
-					}
-					*out = v
-				}
-				if err := l.add(item); err != nil {
-					return err
-				}
-			}
-		}
-		if len(page) < exportPage {
+	return x.eachAuditRecord(ctx, e, func(p string, r audit.Record) error {
+		if r.Action != RectificationAction || r.Resource != "user:"+p || r.Details["fields"] == "" {
 			return nil
 		}
-		after = page[len(page)-1].Seq
-	}
+		for _, f := range strings.Split(r.Details["fields"], ",") {
+			item := rectificationJSON{RecordID: r.ID, Seq: r.Seq, Time: r.Time.UTC().Format(audit.TimeFormat), Field: f}
+			for side, out := range map[string]*string{"old": &item.Old, "new": &item.New} {
+				v, err := OpenRectifiedValue(ctx, x.Bodies, e.TenantID, e.UserID, r.ID, f, side, r.Details[side+"_"+f])
+				if err != nil {
+					return fmt.Errorf("open rectified %s: %w", f, err)
+				}
+				*out = v
+			}
+			if err := l.add(item); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }
 
 // createEntry starts a compressed file of the archive dated modified (zip.Writer.Create leaves
