@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -21,8 +20,8 @@ import (
 	"caas.dev/shared/embedded"
 	"caas.dev/shared/ids"
 	"caas.dev/shared/kafka"
-	"caas.dev/shared/keys"
 	"caas.dev/shared/mongo"
+	"caas.dev/shared/mongo/mongotest"
 	"caas.dev/shared/tenant"
 )
 
@@ -137,23 +136,8 @@ type trail struct {
 func newTrail(t *testing.T) trail {
 	t.Helper()
 	ctx := context.Background()
-	db, err := mongo.OpenWithPrefix(ctx, backendtest.MongoURI(t), backendtest.Prefix(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close(context.Background()) })
-	if err := db.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
-	master, err := keys.OpenFileMaster(filepath.Join(t.TempDir(), "master.key"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ks, err := keys.New(keys.Config{Store: db.Keys(), Master: master})
-	if err != nil {
-		t.Fatal(err)
-	}
-	svc, err := audit.New(audit.Config{Store: db.Audit(), Secrets: ks})
+	db := mongotest.Open(t)
+	svc, err := audit.New(audit.Config{Store: db.Audit(), Secrets: mongotest.Keys(t, db)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,17 +2,15 @@ package gdpr_test
 
 import (
 	"errors"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"caas.dev/shared/audit"
-	"caas.dev/shared/backendtest"
 	"caas.dev/shared/clock"
 	"caas.dev/shared/gdpr"
 	"caas.dev/shared/ids"
 	"caas.dev/shared/keys"
-	"caas.dev/shared/mongo"
+	"caas.dev/shared/mongo/mongotest"
 )
 
 // A rectification lands in the tenant's audit trail with its old and new values sealed under
@@ -21,22 +19,8 @@ import (
 func TestRectificationInTheAuditTrail(t *testing.T) {
 	ctx := t.Context()
 	f := newFixture(t)
-	c, err := mongo.OpenWithPrefix(ctx, backendtest.MongoURI(t), backendtest.Prefix(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close(t.Context()) })
-	if err := c.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
-	master, err := keys.OpenFileMaster(filepath.Join(t.TempDir(), "master.key"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ks, err := keys.New(keys.Config{Store: c.Keys(), Master: master})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := mongotest.Open(t)
+	ks := mongotest.Keys(t, c)
 	trail, err := audit.New(audit.Config{Store: c.Audit(), Secrets: ks, Clock: clock.System{}})
 	if err != nil {
 		t.Fatal(err)

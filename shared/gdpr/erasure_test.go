@@ -2,9 +2,7 @@ package gdpr_test
 
 import (
 	"bytes"
-	"context"
 	"errors"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -20,6 +18,7 @@ import (
 	"caas.dev/shared/keys"
 	"caas.dev/shared/media"
 	"caas.dev/shared/mongo"
+	"caas.dev/shared/mongo/mongotest"
 	"caas.dev/shared/s3"
 )
 
@@ -40,22 +39,8 @@ type erasureFixture struct {
 func newErasureFixture(t *testing.T) *erasureFixture {
 	t.Helper()
 	ctx := t.Context()
-	db, err := mongo.OpenWithPrefix(ctx, backendtest.MongoURI(t), backendtest.Prefix(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close(context.Background()) })
-	if err := db.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
-	master, err := keys.OpenFileMaster(filepath.Join(t.TempDir(), "master.key"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ks, err := keys.New(keys.Config{Store: db.Keys(), Master: master})
-	if err != nil {
-		t.Fatal(err)
-	}
+	db := mongotest.Open(t)
+	ks := mongotest.Keys(t, db)
 	trail, err := audit.New(audit.Config{Store: db.Audit(), Secrets: ks, Clock: clock.System{}})
 	if err != nil {
 		t.Fatal(err)

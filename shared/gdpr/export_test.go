@@ -9,7 +9,6 @@ import (
 	"errors"
 	"io"
 	"net/http"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -32,6 +31,7 @@ import (
 	"caas.dev/shared/keys"
 	"caas.dev/shared/media"
 	"caas.dev/shared/mongo"
+	"caas.dev/shared/mongo/mongotest"
 	"caas.dev/shared/s3"
 )
 
@@ -55,22 +55,8 @@ type exportFixture struct {
 func newExportFixture(t *testing.T) *exportFixture {
 	t.Helper()
 	ctx := t.Context()
-	db, err := mongo.OpenWithPrefix(ctx, backendtest.MongoURI(t), backendtest.Prefix(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close(context.Background()) })
-	if err := db.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
-	master, err := keys.OpenFileMaster(filepath.Join(t.TempDir(), "master.key"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ks, err := keys.New(keys.Config{Store: db.Keys(), Master: master})
-	if err != nil {
-		t.Fatal(err)
-	}
+	db := mongotest.Open(t)
+	ks := mongotest.Keys(t, db)
 	trail, err := audit.New(audit.Config{Store: db.Audit(), Secrets: ks, Clock: clock.System{}})
 	if err != nil {
 		t.Fatal(err)

@@ -247,13 +247,8 @@ func (s *RetentionStore) Holds(ctx context.Context, tenantID, afterID string, li
 	if afterID != "" {
 		filter = append(filter, bson.E{Key: "_id", Value: bson.D{{Key: "$gt", Value: afterID}}})
 	}
-	cur, err := s.holds.Find(ctx, filter,
-		options.Find().SetSort(bson.D{{Key: "_id", Value: 1}}).SetLimit(int64(limit)))
-	if err != nil {
-		return nil, fmt.Errorf("find legal holds: %w", err)
-	}
 	var docs []legalHoldDoc
-	if err := cur.All(ctx, &docs); err != nil {
+	if err := findAll(ctx, s.holds, filter, options.Find().SetSort(bson.D{{Key: "_id", Value: 1}}).SetLimit(int64(limit)), &docs); err != nil {
 		return nil, fmt.Errorf("find legal holds: %w", err)
 	}
 	out := make([]retention.Hold, len(docs))

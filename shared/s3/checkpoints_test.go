@@ -5,15 +5,12 @@ import (
 	"crypto/ed25519"
 	"encoding/hex"
 	"encoding/json"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"caas.dev/shared/audit"
-	"caas.dev/shared/backendtest"
 	"caas.dev/shared/ids"
-	keysvc "caas.dev/shared/keys"
-	"caas.dev/shared/mongo"
+	"caas.dev/shared/mongo/mongotest"
 	"caas.dev/shared/s3"
 )
 
@@ -22,23 +19,8 @@ import (
 func TestAuditCheckpointsInTheBucket(t *testing.T) {
 	ctx := context.Background()
 	st, _ := open(t)
-	db, err := mongo.OpenWithPrefix(ctx, backendtest.MongoURI(t), backendtest.Prefix(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close(context.Background()) })
-	if err := db.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
-	master, err := keysvc.OpenFileMaster(filepath.Join(t.TempDir(), "master.key"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ks, err := keysvc.New(keysvc.Config{Store: db.Keys(), Master: master})
-	if err != nil {
-		t.Fatal(err)
-	}
-	trail, err := audit.New(audit.Config{Store: db.Audit(), Secrets: ks, Sink: s3.CheckpointSink{Store: st}, CheckpointEvery: 2})
+	db := mongotest.Open(t)
+	trail, err := audit.New(audit.Config{Store: db.Audit(), Secrets: mongotest.Keys(t, db), Sink: s3.CheckpointSink{Store: st}, CheckpointEvery: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
